@@ -1,0 +1,146 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
+)
+
+// Expected is what the state says a target holds.
+type Expected struct {
+	// Target is the target reference as configured (repo, repo:tag or repo@digest).
+	Target string
+	// Tag is the tag the mirror wrote (empty when pushed by digest only).
+	Tag string
+	// Digest is the top manifest's digest.
+	Digest string
+	// Manifests are the digests of every copied manifest below the top.
+	Manifests []string
+}
+
+// Drift is what Check found at the target.
+type Drift struct {
+	// Gone is true when the tag (or, untagged, the top manifest) no longer exists.
+	Gone bool
+	// Current is the digest the tag points at now (equal to Expected.Digest without drift).
+	Current string
+	// IndexMissing is true when the tag exists but the expected top manifest does not.
+	IndexMissing bool
+	// MissingManifests lists copied manifests the target no longer has, in Expected order.
+	MissingManifests []string
+}
+
+// Drifted reports whether anything differs from what was expected.
+func (d *Drift) Drifted(want Expected) bool {
+	return d.Gone || d.Current != want.Digest || d.IndexMissing || len(d.MissingManifests) > 0
+}
+
+// Check compares the target with what was mirrored, with HEAD requests only (registries such
+// as Docker Hub do not count them against pull limits).
+func (e *Engine) Check(ctx context.Context, want Expected) (*Drift, error) {
+	tgt, err := e.parseImageRef("target", want.Target, "")
+	if err != nil {
+		return nil, err
+	}
+	ref := tgt.Repo.Digest(want.Digest)
+	top := ref.String()
+	if want.Tag != "" {
+		top = tgt.Repo.Tag(want.Tag).String()
+	}
+	d := &Drift{}
+	desc, err := e.head(ctx, top)
+	switch {
+	case errors.Is(err, errNotFound):
+		d.Gone = true
+		return d, nil
+	case err != nil:
+		return nil, err
+	}
+	d.Current = desc
+	if d.Current != want.Digest {
+		if _, err := e.head(ctx, ref.String()); errors.Is(err, errNotFound) {
+			d.IndexMissing = true
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	var mu sync.Mutex
+	missing := map[string]bool{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.jobs)
+	for _, m := range want.Manifests {
+		g.Go(func() error {
+			_, err := e.head(gctx, tgt.Repo.Digest(m).String())
+			if errors.Is(err, errNotFound) {
+				mu.Lock()
+				missing[m] = true
+				mu.Unlock()
+				return nil
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, m := range want.Manifests {
+		if missing[m] {
+			d.MissingManifests = append(d.MissingManifests, m)
+		}
+	}
+	return d, nil
+}
+
+var errNotFound = errors.New("not found")
+
+// head returns the digest a manifest reference points at; errNotFound when it does not exist.
+func (e *Engine) head(ctx context.Context, ref string) (string, error) {
+	r, err := e.client.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Head(r, e.remote(ctx)...)
+	if isNotFound(err) {
+		return "", fmt.Errorf("%s: %w", ref, errNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("checking %s: %w", ref, err)
+	}
+	return desc.Digest.String(), nil
+}
+
+// Delete removes the manifest the mirror pushed (and with it, on most registries, the tags that
+// point at it). It returns an error wrapping ErrDeleteUnsupported when the registry refuses
+// deletes, and nil when the manifest is already gone.
+func (e *Engine) Delete(ctx context.Context, target, digest string) error {
+	tgt, err := e.parseImageRef("target", target, "")
+	if err != nil {
+		return err
+	}
+	ref := tgt.Repo.Digest(digest)
+	err = remote.Delete(ref, e.remote(ctx)...)
+	var terr *transport.Error
+	switch {
+	case err == nil, isNotFound(err):
+		return nil
+	case errors.As(err, &terr) && (terr.StatusCode == http.StatusMethodNotAllowed || hasCode(terr, transport.UnsupportedErrorCode)):
+		return fmt.Errorf("deleting %s: %w (%w)", ref, ErrDeleteUnsupported, err)
+	default:
+		return fmt.Errorf("deleting %s: %w", ref, err)
+	}
+}
+
+func hasCode(terr *transport.Error, code transport.ErrorCode) bool {
+	for _, d := range terr.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
+}

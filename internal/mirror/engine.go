@@ -1,0 +1,62 @@
+package mirror
+
+import (
+	"context"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Engine inspects, copies, checks and deletes mirrors. One Engine serves every resource of a
+// provider instance, so connections and tokens are shared across them.
+type Engine struct {
+	client Client
+	jobs   int
+	log    Logger
+}
+
+// Logger receives progress messages (the provider forwards them to tflog at INFO).
+type Logger func(ctx context.Context, msg string, fields map[string]any)
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithClient sets how registries are reached. The default parses references strictly (HTTPS)
+// and uses go-containerregistry's default transport and keychain-free anonymous access.
+func WithClient(c Client) Option { return func(e *Engine) { e.client = c } }
+
+// WithJobs bounds the concurrent transfers of one operation.
+func WithJobs(n int) Option {
+	return func(e *Engine) {
+		if n > 0 {
+			e.jobs = n
+		}
+	}
+}
+
+// WithLogger sets the progress logger.
+func WithLogger(l Logger) Option { return func(e *Engine) { e.log = l } }
+
+// DefaultJobs is the concurrency used when no WithJobs option is given.
+const DefaultJobs = 4
+
+// New returns an Engine.
+func New(opts ...Option) *Engine {
+	e := &Engine{client: defaultClient{}, jobs: DefaultJobs, log: func(context.Context, string, map[string]any) {}}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Jobs is the configured concurrency.
+func (e *Engine) Jobs() int { return e.jobs }
+
+func (e *Engine) remote(ctx context.Context) []remote.Option {
+	return append(e.client.RemoteOptions(ctx), remote.WithContext(ctx), remote.WithJobs(e.jobs))
+}
+
+type defaultClient struct{}
+
+func (defaultClient) ParseReference(s string) (name.Reference, error) { return name.ParseReference(s) }
+func (defaultClient) RemoteOptions(context.Context) []remote.Option   { return nil }

@@ -1,0 +1,69 @@
+// Package mirror is the engine of terraform-provider-zarf: it inspects a source image (index or
+// single manifest), selects platforms, computes what a target registry will hold, copies it in
+// a safe order, detects drift with HEAD requests and deletes mirrors. It has no Terraform
+// imports: the provider layer only translates between Terraform values and these types.
+package mirror
+
+import (
+	"context"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// IndexMode says what the target gets when the source is an index.
+type IndexMode string
+
+const (
+	// ModePreserve pushes the source's index bytes unchanged, so the digest is kept. With a
+	// platform selection the index is sparse: some of its children are absent at the target.
+	ModePreserve IndexMode = "preserve"
+	// ModeFilter pushes a new, deterministic index that lists only the selected entries.
+	ModeFilter IndexMode = "filter"
+)
+
+// IndexModes lists the valid index modes, for validation and documentation.
+var IndexModes = []IndexMode{ModePreserve, ModeFilter}
+
+// Client is how the engine reaches registries: reference parsing (which decides plain HTTP per
+// host) and the options every go-containerregistry call gets (transport, auth, retries).
+type Client interface {
+	ParseReference(s string) (name.Reference, error)
+	RemoteOptions(ctx context.Context) []remote.Option
+}
+
+// Spec is what the user asked for.
+type Spec struct {
+	// Source is the image to mirror: tag, digest or tag@digest.
+	Source string
+	// SourceDigest, when set, pins the source: the engine reads the source repository at this
+	// digest instead of resolving the tag again (apply copies what the plan resolved).
+	SourceDigest string
+	// Target is the target repository, optionally with :tag or @digest. Empty for inspection
+	// only (the data source).
+	Target string
+	// Platforms selects images by os/arch[/variant]; empty means every platform.
+	Platforms []string
+	// IndexMode is preserve (default when empty) or filter.
+	IndexMode IndexMode
+	// Attestations keeps BuildKit attestation entries of kept images.
+	Attestations bool
+	// MaxBytes, when positive, makes planning fail if the content to copy is larger.
+	MaxBytes int64
+}
+
+// Manifest describes one copied image manifest that has a platform.
+type Manifest struct {
+	Platform  string
+	Digest    string
+	MediaType string
+	Size      int64
+}
+
+// Stats counts what an Apply moved; tests and progress logs use it.
+type Stats struct {
+	Blobs            int   // distinct blobs made present at the target (uploaded, mounted or found)
+	BlobBytes        int64 // their total size
+	ManifestsPushed  int
+	ManifestsSkipped int // already present, not uploaded again
+}

@@ -1,0 +1,93 @@
+package mirror
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// imageRef is a parsed image reference: a repository with an optional tag and digest.
+type imageRef struct {
+	Repo   name.Repository
+	Tag    string // empty when the reference has no tag
+	Digest string // empty when the reference has no digest
+}
+
+// parseImageRef parses repo, repo:tag, repo@digest or repo:tag@digest. Docker Hub short names
+// normalise as Docker does. defaultTag is used when neither tag nor digest is given ("latest"
+// for sources, "" for targets, whose tag then comes from the source).
+func (e *Engine) parseImageRef(attr, s, defaultTag string) (imageRef, error) {
+	bad := func(format string, args ...any) (imageRef, error) {
+		return imageRef{}, &ReferenceError{Attribute: attr, Value: s, Reason: fmt.Sprintf(format, args...)}
+	}
+	if s == "" {
+		return bad("it is empty")
+	}
+	if strings.TrimSpace(s) != s {
+		return bad("it has leading or trailing white space")
+	}
+	if strings.Contains(s, "://") {
+		return bad("write it without a scheme, as host[:port]/repository[:tag][@sha256:digest]")
+	}
+	base, digest, hasDigest := strings.Cut(s, "@")
+	var ref imageRef
+	if hasDigest {
+		h, err := v1.NewHash(digest)
+		if err != nil {
+			return bad("digest %q is not sha256:<64 hex digits>", digest)
+		}
+		if h.Algorithm != "sha256" {
+			return bad("digest algorithm %q is not supported, only sha256", h.Algorithm)
+		}
+		ref.Digest = h.String()
+	}
+	repo, tag := splitTag(base)
+	if tag == "" && !hasDigest {
+		tag = defaultTag
+	}
+	parsed, err := e.client.ParseReference(repo)
+	if err != nil {
+		return bad("%v", err)
+	}
+	ref.Repo = parsed.Context()
+	if tag != "" {
+		if _, err := name.NewTag(ref.Repo.Name()+":"+tag, name.StrictValidation); err != nil {
+			return bad("tag %q is not valid: %v", tag, err)
+		}
+		ref.Tag = tag
+	}
+	return ref, nil
+}
+
+// splitTag splits "host:port/repo:tag" into "host:port/repo" and "tag": the tag is after the
+// last colon of the last path component.
+func splitTag(s string) (repo, tag string) {
+	slash := strings.LastIndex(s, "/")
+	colon := strings.LastIndex(s, ":")
+	if colon > slash {
+		return s[:colon], s[colon+1:]
+	}
+	return s, ""
+}
+
+// String formats the reference as repo[:tag][@digest].
+func (r imageRef) String() string {
+	s := r.Repo.Name()
+	if r.Tag != "" {
+		s += ":" + r.Tag
+	}
+	if r.Digest != "" {
+		s += "@" + r.Digest
+	}
+	return s
+}
+
+// pinned is the reference to read: by digest when known, else by tag.
+func (r imageRef) pinned() name.Reference {
+	if r.Digest != "" {
+		return r.Repo.Digest(r.Digest)
+	}
+	return r.Repo.Tag(r.Tag)
+}

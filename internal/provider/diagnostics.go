@@ -1,0 +1,33 @@
+package provider
+
+import (
+	"errors"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+)
+
+// addEngineError turns an engine error into a diagnostic, attached to the attribute it is about
+// when there is one.
+func addEngineError(diags *diag.Diagnostics, summary string, err error) {
+	var (
+		refErr      *mirror.ReferenceError
+		platformErr *mirror.UnknownPlatformError
+		sizeErr     *mirror.TooLargeError
+		digestErr   *mirror.TargetDigestMismatchError
+	)
+	switch {
+	case errors.As(err, &refErr):
+		diags.AddAttributeError(path.Root(refErr.Attribute), summary, err.Error())
+	case errors.As(err, &platformErr):
+		diags.AddAttributeError(path.Root("platforms"), summary, err.Error())
+	case errors.As(err, &sizeErr):
+		diags.AddAttributeError(path.Root("max_bytes"), summary, err.Error())
+	case errors.As(err, &digestErr):
+		diags.AddAttributeError(path.Root("target"), summary, err.Error())
+	default:
+		diags.AddError(summary, err.Error())
+	}
+}

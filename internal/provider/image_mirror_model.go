@@ -1,0 +1,223 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+)
+
+// imageMirrorModel is the state and plan of zarf_image_mirror.
+type imageMirrorModel struct {
+	Source       types.String `tfsdk:"source"`
+	Target       types.String `tfsdk:"target"`
+	Platforms    types.Set    `tfsdk:"platforms"`
+	IndexMode    types.String `tfsdk:"index_mode"`
+	Attestations types.Bool   `tfsdk:"attestations"`
+	MaxBytes     types.Int64  `tfsdk:"max_bytes"`
+	KeepRemotely types.Bool   `tfsdk:"keep_remotely"`
+
+	ID           types.String `tfsdk:"id"`
+	SourceDigest types.String `tfsdk:"source_digest"`
+	Digest       types.String `tfsdk:"digest"`
+	Ref          types.String `tfsdk:"ref"`
+	Manifests    types.List   `tfsdk:"manifests"`
+	Size         types.Int64  `tfsdk:"size"`
+}
+
+var manifestAttrTypes = map[string]attr.Type{
+	"platform":   types.StringType,
+	"digest":     types.StringType,
+	"media_type": types.StringType,
+	"size":       types.Int64Type,
+}
+
+var manifestObjectType = types.ObjectType{AttrTypes: manifestAttrTypes}
+
+// spec is what the configuration asks the engine for; known only when every input is known.
+func (m *imageMirrorModel) spec(ctx context.Context) (mirror.Spec, bool, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if m.Source.IsUnknown() || m.Target.IsUnknown() || m.Platforms.IsUnknown() || m.IndexMode.IsUnknown() ||
+		m.Attestations.IsUnknown() || m.MaxBytes.IsUnknown() {
+		return mirror.Spec{}, false, nil
+	}
+	s := mirror.Spec{
+		Source:       m.Source.ValueString(),
+		Target:       m.Target.ValueString(),
+		IndexMode:    mirror.IndexMode(m.IndexMode.ValueString()),
+		Attestations: m.Attestations.IsNull() || m.Attestations.ValueBool(),
+		MaxBytes:     m.MaxBytes.ValueInt64(),
+	}
+	if !m.Platforms.IsNull() {
+		var elems []types.String
+		diags.Append(m.Platforms.ElementsAs(ctx, &elems, false)...)
+		for _, e := range elems {
+			if e.IsUnknown() {
+				return mirror.Spec{}, false, diags
+			}
+			s.Platforms = append(s.Platforms, e.ValueString())
+		}
+		slices.Sort(s.Platforms)
+	}
+	return s, true, diags
+}
+
+// setUnknownComputed marks every computed attribute unknown (the source is not known yet).
+func (m *imageMirrorModel) setUnknownComputed() {
+	m.ID = types.StringUnknown()
+	m.SourceDigest = types.StringUnknown()
+	m.Digest = types.StringUnknown()
+	m.Ref = types.StringUnknown()
+	m.Manifests = types.ListUnknown(manifestObjectType)
+	m.Size = types.Int64Unknown()
+}
+
+// setComputed fills the computed attributes from what the mirror holds.
+func (m *imageMirrorModel) setComputed(r mirrorRecord) diag.Diagnostics {
+	m.ID = types.StringValue(r.id())
+	m.SourceDigest = types.StringValue(r.SourceDigest)
+	m.Digest = types.StringValue(r.Digest)
+	m.Ref = types.StringValue(r.ref())
+	m.Size = types.Int64Value(r.Size)
+	var diags diag.Diagnostics
+	m.Manifests, diags = manifestsValue(r.Manifests)
+	return diags
+}
+
+func manifestsValue(ms []mirror.Manifest) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	elems := make([]attr.Value, 0, len(ms))
+	for _, mf := range ms {
+		o, d := types.ObjectValue(manifestAttrTypes, map[string]attr.Value{
+			"platform":   types.StringValue(mf.Platform),
+			"digest":     types.StringValue(mf.Digest),
+			"media_type": types.StringValue(mf.MediaType),
+			"size":       types.Int64Value(mf.Size),
+		})
+		diags.Append(d...)
+		elems = append(elems, o)
+	}
+	l, d := types.ListValue(manifestObjectType, elems)
+	diags.Append(d...)
+	return l, diags
+}
+
+// mirrorRecord is what one apply put at the target. It is kept in the resource's private state,
+// so plans whose source digest and selection did not change need no manifest reads, and so
+// refresh knows every manifest to check even when state values show drift.
+type mirrorRecord struct {
+	SourceDigest string            `json:"source_digest"`
+	Selection    selection         `json:"selection"`
+	Digest       string            `json:"digest"`
+	Repository   string            `json:"repository"`
+	Tag          string            `json:"tag"`
+	Manifests    []mirror.Manifest `json:"manifests"`
+	Size         int64             `json:"size"`
+	Platforms    []string          `json:"platforms"`
+	Sparse       bool              `json:"sparse"`
+	Copied       []mirror.Manifest `json:"copied"`
+}
+
+// selection is what, besides the source digest, decides the content of a mirror.
+type selection struct {
+	Platforms    []string         `json:"platforms"`
+	IndexMode    mirror.IndexMode `json:"index_mode"`
+	Attestations bool             `json:"attestations"`
+}
+
+func selectionOf(s mirror.Spec) selection {
+	mode := s.IndexMode
+	if mode == "" {
+		mode = mirror.ModePreserve
+	}
+	return selection{Platforms: s.Platforms, IndexMode: mode, Attestations: s.Attestations}
+}
+
+func (a selection) equal(b selection) bool {
+	return slices.Equal(a.Platforms, b.Platforms) && a.IndexMode == b.IndexMode && a.Attestations == b.Attestations
+}
+
+func recordOf(p *mirror.Plan) mirrorRecord {
+	return mirrorRecord{
+		SourceDigest: p.SourceDigest,
+		Selection:    selectionOf(p.Spec),
+		Digest:       p.Digest,
+		Repository:   p.TargetRepository,
+		Tag:          p.TargetTag,
+		Manifests:    p.Manifests,
+		Size:         p.Size,
+		Platforms:    p.Platforms,
+		Sparse:       p.Sparse,
+		Copied:       p.Copied,
+	}
+}
+
+func (r mirrorRecord) id() string { return r.Repository + "@" + r.Digest }
+
+func (r mirrorRecord) ref() string {
+	if r.Tag == "" {
+		return r.id()
+	}
+	return r.Repository + ":" + r.Tag + "@" + r.Digest
+}
+
+// children are the digests of the copied manifests below the top one.
+func (r mirrorRecord) children() []string {
+	var out []string
+	for i, m := range r.Copied {
+		if i < len(r.Copied)-1 {
+			out = append(out, m.Digest)
+		}
+	}
+	return out
+}
+
+// missingSize is the size of the given copied manifests, each counted once.
+func (r mirrorRecord) missingSize(digests []string) int64 {
+	var n int64
+	for _, m := range r.Copied {
+		if i := slices.Index(digests, m.Digest); i >= 0 {
+			n += m.Size
+			digests = slices.Delete(slices.Clone(digests), i, i+1)
+		}
+	}
+	return n
+}
+
+const recordKey = "mirror"
+
+// privateState is the part of the framework's private state API the resource uses.
+type privateState interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+type privateSetter interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}
+
+func loadRecord(ctx context.Context, p privateState) (mirrorRecord, bool, diag.Diagnostics) {
+	var r mirrorRecord
+	raw, diags := p.GetKey(ctx, recordKey)
+	if diags.HasError() || len(raw) == 0 {
+		return r, false, diags
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || r.Digest == "" {
+		return r, false, diags // an unreadable record only costs a full inspection
+	}
+	return r, true, diags
+}
+
+func saveRecord(ctx context.Context, p privateSetter, r mirrorRecord) diag.Diagnostics {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		var diags diag.Diagnostics
+		diags.AddError("Cannot record the mirror", err.Error())
+		return diags
+	}
+	return p.SetKey(ctx, recordKey, raw)
+}

@@ -1,0 +1,107 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+)
+
+// ModifyPlan inspects the source with the engine that apply uses, so the computed values are
+// known in the plan, and warns about mirrors that are larger or more fragile than they look.
+func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.engine == nil {
+		return // destroy, or validation before the provider is configured
+	}
+	var plan imageMirrorModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	spec, known, d := plan.spec(ctx)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !known {
+		plan.setUnknownComputed()
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+	var prior *mirrorRecord
+	if !req.State.Raw.IsNull() {
+		rec, ok, d := loadRecord(ctx, req.Private)
+		resp.Diagnostics.Append(d...)
+		if ok {
+			prior = &rec
+		}
+	}
+	rec, inspected, err := r.planRecord(ctx, spec, prior)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, "Cannot plan the mirror of "+spec.Source, err)
+		return
+	}
+	resp.Diagnostics.Append(plan.setComputed(rec)...)
+	if inspected {
+		planWarnings(spec, rec, &resp.Diagnostics)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// planRecord computes what the target will hold. When the source digest and the selection are
+// those of the last apply, one HEAD to the source suffices and the recorded result is reused;
+// otherwise the source is inspected (inspected = true).
+func (r *imageMirrorResource) planRecord(ctx context.Context, spec mirror.Spec, prior *mirrorRecord) (mirrorRecord, bool, error) {
+	if prior != nil && prior.Selection.equal(selectionOf(spec)) {
+		digest, err := r.engine.ResolveSource(ctx, spec.Source)
+		if err != nil {
+			return mirrorRecord{}, false, err
+		}
+		if digest == prior.SourceDigest {
+			rec := *prior
+			if rec.Repository, rec.Tag, err = r.engine.Locate(spec, rec.Digest); err != nil {
+				return mirrorRecord{}, false, err
+			}
+			if spec.MaxBytes > 0 && rec.Size > spec.MaxBytes {
+				return mirrorRecord{}, false, &mirror.TooLargeError{Source: spec.Source, Size: rec.Size, MaxBytes: spec.MaxBytes}
+			}
+			return rec, false, nil
+		}
+		spec.SourceDigest = digest
+	}
+	p, err := r.engine.Plan(ctx, spec)
+	if err != nil {
+		return mirrorRecord{}, false, err
+	}
+	return recordOf(p), true, nil
+}
+
+// planWarnings says what may surprise in a mirror that is about to be copied.
+func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
+	if len(spec.Platforms) == 0 && len(rec.Platforms) > 1 {
+		diags.AddAttributeWarning(path.Root("platforms"),
+			fmt.Sprintf("Mirroring all %d platforms of %s", len(rec.Platforms), spec.Source),
+			fmt.Sprintf("%s lists %d platforms (%s) and platforms is not set, so every one is copied: %s in all.\n\n"+
+				"To copy fewer, set platforms, for example platforms = [%q]. The zarf_image_index data source lists "+
+				"the platforms and sizes a source offers.",
+				spec.Source, len(rec.Platforms), strings.Join(rec.Platforms, ", "), mirror.HumanBytes(rec.Size), rec.Platforms[0]))
+	}
+	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve {
+		diags.AddAttributeWarning(path.Root("platforms"),
+			"Sparse index: only some registries accept it",
+			fmt.Sprintf("The target gets the source's index %s unchanged but not every image it lists (%d platform "+
+				"manifests of the %d platforms). The CNCF distribution registry v3 accepts such a sparse index only with "+
+				"validation.manifests.indexes.platforms set to none or list; its default (all), distribution v2, Zot, "+
+				"Harbor, Docker Hub, ECR and Nexus reject it. If the target rejects it, mirror every platform, or set "+
+				"index_mode = \"filter\" for a new index (new digest) that lists only the selected platforms.",
+				rec.Digest, len(rec.Manifests), len(rec.Platforms)))
+	}
+	if rec.Tag == "" {
+		diags.AddAttributeWarning(path.Root("target"),
+			"Mirror pushed by digest only",
+			fmt.Sprintf("Neither source nor target names a tag, so %s is pushed without one. Registries may remove "+
+				"untagged manifests when they collect garbage; add a tag to target (%s:<tag>) to keep it.", rec.id(), rec.Repository))
+	}
+}
