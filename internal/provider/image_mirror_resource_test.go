@@ -221,4 +221,3 @@ func TestAccImageMirror_destroyOnRegistryWithoutDeletesWarns(t *testing.T) {
 		},
 	})
 }
-
