@@ -45,11 +45,11 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	if p.TargetTag != "" {
 		tag := dst.Tag(p.TargetTag)
 		if err := remote.Put(tag, rawManifest{p.root.out, p.root.desc.MediaType}, e.remote(ctx)...); err != nil {
-			return st, fmt.Errorf("tagging %s: %w", tag, err)
+			return st, e.explain("tagging", tag, err)
 		}
 		got, err := remote.Head(tag, e.remote(ctx)...)
 		if err != nil {
-			return st, fmt.Errorf("reading back %s: %w", tag, err)
+			return st, e.explain("reading back", tag, err)
 		}
 		if got.Digest.String() != p.Digest {
 			return st, fmt.Errorf("after pushing, %s points at %s instead of %s: something else wrote the tag at the same time", tag, got.Digest, p.Digest)
@@ -147,7 +147,7 @@ func (e *Engine) pushManifests(ctx context.Context, dst name.Repository, nodes [
 				if n.isIndex && p.Sparse && isManifestRejection(err) {
 					return &SparseIndexRejectedError{Target: p.TargetRepository, Err: err}
 				}
-				return fmt.Errorf("pushing %s: %w", ref, err)
+				return e.explain("pushing", ref, err)
 			}
 			pushed[i] = true
 			return nil
@@ -171,7 +171,7 @@ func (e *Engine) manifestExists(ctx context.Context, ref name.Reference) (bool, 
 	if isNotFound(err) {
 		return false, nil
 	}
-	return false, fmt.Errorf("checking %s: %w", ref, err)
+	return false, e.explain("checking", ref, err)
 }
 
 func isNotFound(err error) bool {

@@ -110,7 +110,7 @@ func (e *Engine) head(ctx context.Context, ref string) (string, error) {
 		return "", fmt.Errorf("%s: %w", ref, errNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("checking %s: %w", ref, err)
+		return "", e.explain("checking", r, err)
 	}
 	return desc.Digest.String(), nil
 }
@@ -132,7 +132,7 @@ func (e *Engine) Delete(ctx context.Context, target, digest string) error {
 	case errors.As(err, &terr) && (terr.StatusCode == http.StatusMethodNotAllowed || hasCode(terr, transport.UnsupportedErrorCode)):
 		return fmt.Errorf("deleting %s: %w (%w)", ref, ErrDeleteUnsupported, err)
 	default:
-		return fmt.Errorf("deleting %s: %w", ref, err)
+		return e.explain("deleting", ref, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -60,3 +61,9 @@ type defaultClient struct{}
 
 func (defaultClient) ParseReference(s string) (name.Reference, error) { return name.ParseReference(s) }
 func (defaultClient) RemoteOptions(context.Context) []remote.Option   { return nil }
+func (defaultClient) Explain(err error, _ string) error               { return err }
+
+// explain wraps a registry error about ref with what it means: "<action> <ref>: <explained>".
+func (e *Engine) explain(action string, ref fmt.Stringer, err error) error {
+	return fmt.Errorf("%s %s: %w", action, ref, e.client.Explain(err, ref.String()))
+}

@@ -30,6 +30,9 @@ var IndexModes = []IndexMode{ModePreserve, ModeFilter}
 type Client interface {
 	ParseReference(s string) (name.Reference, error)
 	RemoteOptions(ctx context.Context) []remote.Option
+	// Explain turns a registry error about ref into one that says what went wrong and what to
+	// do (which registry, which credentials, which setting), keeping the chain for errors.As.
+	Explain(err error, ref string) error
 }
 
 // Spec is what the user asked for.

@@ -116,7 +116,7 @@ func (e *Engine) ResolveSource(ctx context.Context, source string) (string, erro
 	}
 	desc, err := remote.Head(src.pinned(), e.remote(ctx)...)
 	if err != nil {
-		return "", fmt.Errorf("resolving %s: %w", src, err)
+		return "", e.explain("resolving", src, err)
 	}
 	return desc.Digest.String(), nil
 }
@@ -218,7 +218,7 @@ func (e *Engine) locate(target string, src imageRef, digest string) (imageRef, s
 func (e *Engine) fetchTop(ctx context.Context, src imageRef) (*node, error) {
 	d, err := remote.Get(src.pinned(), e.remote(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading source %s: %w", src, err)
+		return nil, e.explain("reading source", src, err)
 	}
 	n := &node{desc: d.Descriptor}
 	n.desc.Annotations, n.desc.Platform = nil, nil
@@ -240,7 +240,7 @@ func (e *Engine) fetchTop(ctx context.Context, src imageRef) (*node, error) {
 func (e *Engine) fetch(ctx context.Context, repo name.Repository, n *node) error {
 	d, err := remote.Get(repo.Digest(n.desc.Digest.String()), e.remote(ctx)...)
 	if err != nil {
-		return fmt.Errorf("reading %s@%s: %w", repo, n.desc.Digest, err)
+		return e.explain("reading", repo.Digest(n.desc.Digest.String()), err)
 	}
 	if err := n.setManifest(d.Manifest, d.MediaType); err != nil {
 		return fmt.Errorf("%s@%s: %w", repo, n.desc.Digest, err)
@@ -381,11 +381,15 @@ func (p *Plan) computeOutput(mode IndexMode) error {
 	p.Digest = p.root.outDigest
 	p.MediaType = string(p.root.desc.MediaType)
 	sizes := map[string]int64{}
+	// An entry that is not kept is still present when the same manifest is kept elsewhere (an
+	// index may list one image under two platforms).
+	keptDigests := map[string]bool{}
+	p.root.visitKept(func(n *node) { keptDigests[n.desc.Digest.String()] = true })
 	var visit func(n *node)
 	visit = func(n *node) {
 		for _, c := range n.entries {
 			if !c.kept {
-				if p.root.isIndex && mode == ModePreserve {
+				if p.root.isIndex && mode == ModePreserve && !keptDigests[c.desc.Digest.String()] {
 					p.Sparse = true
 				}
 				continue
@@ -438,7 +442,13 @@ func (n *node) filteredIndex() ([]byte, error) {
 	if err := json.Unmarshal(n.raw, &doc); err != nil {
 		return nil, fmt.Errorf("index %s does not parse: %w", n.desc.Digest, err)
 	}
+	if doc == nil {
+		return nil, fmt.Errorf("index %s is not a JSON object", n.desc.Digest)
+	}
 	var entries []map[string]json.RawMessage
+	if _, ok := doc["manifests"]; !ok && len(n.entries) == 0 {
+		doc["manifests"] = json.RawMessage("[]") // an empty index may omit the list
+	}
 	if err := json.Unmarshal(doc["manifests"], &entries); err != nil {
 		return nil, fmt.Errorf("index %s: manifests do not parse: %w", n.desc.Digest, err)
 	}

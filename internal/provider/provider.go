@@ -4,15 +4,17 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/function"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -35,8 +37,17 @@ func New(version string) func() provider.Provider {
 }
 
 type providerModel struct {
-	InsecureRegistries types.List  `tfsdk:"insecure_registries"`
-	Jobs               types.Int64 `tfsdk:"jobs"`
+	InsecureRegistries types.List          `tfsdk:"insecure_registries"`
+	CAPEM              types.String        `tfsdk:"ca_pem"`
+	Jobs               types.Int64         `tfsdk:"jobs"`
+	MaxRetries         types.Int64         `tfsdk:"max_retries"`
+	RegistryAuth       []registryAuthModel `tfsdk:"registry_auth"`
+}
+
+type registryAuthModel struct {
+	Address  types.String `tfsdk:"address"`
+	Username types.String `tfsdk:"username"`
+	Password types.String `tfsdk:"password"`
 }
 
 func (p *zarfProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -56,10 +67,45 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					"verification. Every other registry is reached over verified HTTPS, localhost and private " +
 					"addresses included: there is no silent fallback to plain HTTP.",
 			},
+			"ca_pem": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Extra trusted CA certificates (PEM), added to the system's, for registries " +
+					"whose certificates a private CA signed. Example: `ca_pem = file(\"ca.pem\")`.",
+			},
 			"jobs": schema.Int64Attribute{
 				Optional: true,
-				MarkdownDescription: fmt.Sprintf("How many transfers (blobs and manifests) one operation runs at once. "+
+				MarkdownDescription: fmt.Sprintf("How many transfers (blobs and manifests) run at once. "+
 					"Defaults to %d.", mirror.DefaultJobs),
+				Validators: []validator.Int64{int64validator.Between(1, 64)},
+			},
+			"max_retries": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: fmt.Sprintf("Retries per request on 408, 429, 5xx answers and dropped connections, "+
+					"with exponential backoff and jitter; `Retry-After` is honoured up to %s. `0` disables retries. "+
+					"Defaults to %d.", registry.MaxRetryAfter, registry.DefaultMaxRetries),
+				Validators: []validator.Int64{int64validator.Between(0, 20)},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"registry_auth": schema.ListNestedBlock{
+				MarkdownDescription: "Credentials for one registry. A registry without a block gets credentials " +
+					"from the Docker config (`DOCKER_CONFIG`, `~/.docker/config.json`, credential helpers), or none. " +
+					"Credentials are sent only to their own registry and never stored in state.",
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"address": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Registry host, `host[:port]` without a scheme (`docker.io` and `index.docker.io` are the same registry).",
+					},
+					"username": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "User name.",
+					},
+					"password": schema.StringAttribute{
+						Required:            true,
+						Sensitive:           true,
+						MarkdownDescription: "Password or token. Sensitive: never shown in plans or logs, never stored in state.",
+					},
+				}},
 			},
 		},
 	}
@@ -71,25 +117,26 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	cfg := registry.Config{}
+	cfg := registry.Config{CAPEM: []byte(m.CAPEM.ValueString()), Jobs: int(m.Jobs.ValueInt64())}
 	resp.Diagnostics.Append(m.InsecureRegistries.ElementsAs(ctx, &cfg.InsecureRegistries, false)...)
-	jobs := mirror.DefaultJobs
-	if !m.Jobs.IsNull() && !m.Jobs.IsUnknown() {
-		if m.Jobs.ValueInt64() < 1 || m.Jobs.ValueInt64() > 64 {
-			resp.Diagnostics.AddAttributeError(path.Root("jobs"), "Invalid jobs",
-				fmt.Sprintf("jobs is %d; set a number from 1 to 64.", m.Jobs.ValueInt64()))
-		}
-		jobs = int(m.Jobs.ValueInt64())
+	if !m.MaxRetries.IsNull() {
+		retries := int(m.MaxRetries.ValueInt64())
+		cfg.MaxRetries = &retries
+	}
+	for _, a := range m.RegistryAuth {
+		cfg.Credentials = append(cfg.Credentials, registry.Credential{
+			Address: a.Address.ValueString(), Username: a.Username.ValueString(), Password: a.Password.ValueString(),
+		})
 	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	cfg.Jobs = jobs
 	client, err := registry.New(cfg)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid provider configuration", err.Error())
 		return
 	}
+	jobs := cmp.Or(cfg.Jobs, mirror.DefaultJobs)
 	engine := mirror.New(
 		mirror.WithClient(client),
 		mirror.WithJobs(jobs),

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -88,7 +87,7 @@ func TestRedirectDoesNotCarryAuthorization(t *testing.T) {
 		InsecureRegistries: []string{reg.host(), storage.host()},
 		Credentials:        []Credential{{Address: reg.host(), Username: "alice", Password: "a-secret"}},
 	})
-	ctx := context.Background()
+	ctx := t.Context()
 	ref, err := c.ParseReference(reg.host() + "/redirect/app:v1")
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +217,7 @@ func TestExplainForbiddenAndNotFound(t *testing.T) {
 		return true
 	}))
 	c := newClient(t, Config{InsecureRegistries: []string{reg.host()}})
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, tc := range []struct {
 		ref  string
 		kind Kind

@@ -124,8 +124,9 @@ func hasCode(terr *transport.Error, codes ...transport.ErrorCode) bool {
 
 // Explain turns an error of an operation on ref (an image reference or a repository) into an
 // *Error whose message says what happened and what to do: it names the registry, the
-// repository and, for 401 and 403, where the credentials came from ("registry_auth for
-// <host>", "Docker config" or "anonymous"; never the secret). Errors of kind Other, errors
+// repository and, for 401 and 403, which credentials were sent ("credentials from
+// registry_auth for <host>", "credentials from the Docker config" or "no credentials
+// (anonymous: …)"; never the secret). Errors of kind Other, errors
 // already explained, and errors with a ref that does not parse are returned unchanged; nil
 // stays nil.
 func (c *Client) Explain(err error, ref string) error {

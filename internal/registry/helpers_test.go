@@ -207,7 +207,7 @@ func pushAndHead(t *testing.T, c *Client, ref string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := c.RemoteOptions(context.Background())
+	opts := c.RemoteOptions(t.Context())
 	if err := remote.Write(r, img, opts...); err != nil {
 		return err
 	}

@@ -40,8 +40,11 @@ func newScripted(t *testing.T, retryAfter string, statuses ...int) *scripted {
 		status := s.statuses[min(n, len(s.statuses)-1)]
 		s.mu.Unlock()
 		if status == 0 {
-			conn, _, err := w.(http.Hijacker).Hijack()
-			if err == nil {
+			hijacker, ok := w.(http.Hijacker)
+			if !ok {
+				panic("the test server cannot drop connections")
+			}
+			if conn, _, err := hijacker.Hijack(); err == nil {
 				_ = conn.Close()
 			}
 			return
@@ -221,7 +224,7 @@ func TestOnlyReplayableRequestsAreRetried(t *testing.T) {
 
 func TestCancellationDuringBackoffReturnsPromptly(t *testing.T) {
 	srv := newScripted(t, "60", http.StatusTooManyRequests) // default Sleep: a real timer
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v2/", nil)
 	if err != nil {
@@ -257,7 +260,7 @@ func TestRetriesAreNotMultiplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = remote.Get(ref, c.RemoteOptions(context.Background())...)
+	_, err = remote.Get(ref, c.RemoteOptions(t.Context())...)
 	mu.Lock()
 	defer mu.Unlock()
 	if manifests != 3 {
@@ -302,7 +305,7 @@ func TestBlobUploadRestartsAfterFailedPatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.WriteLayer(repo, layer, c.RemoteOptions(context.Background())...); err != nil {
+	if err := remote.WriteLayer(repo, layer, c.RemoteOptions(t.Context())...); err != nil {
 		t.Fatalf("WriteLayer: %v", err)
 	}
 	mu.Lock()
