@@ -8,12 +8,30 @@ VERSION=${VERSION:-0.1.0}
 WORK=$PWD/.demo
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
 
-say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-note() { printf '   %s\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say()    { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+note()   { printf '   %s\n' "$*"; }
+indent() { sed '/./s/^/   /'; }
+# warnings <file>: the warnings of a plan, each with its full text, without Terraform's
+# "with ... / on main.tf line ..." context lines.
+warnings() {
+  awk '/^(Warning|Error): /   { show = ($1 == "Warning:"); if (show) print; context = 1; next }
+       !show                  { next }
+       context && /^$/        { next }
+       context && /^  (with |on |[0-9]+: )/ { next }
+                              { context = 0; print ($0 == "" ? "" : "  " $0) }' "$1"
+}
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# start_registry runs in $(...), a subshell, so the registries' process ids go to a file.
+pidfile=$WORK/registry.pids
+cleanup() {
+  if [ -f "$pidfile" ]; then
+    while read -r p; do kill "$p" 2>/dev/null || true; done <"$pidfile"
+    rm -f "$pidfile"
+  fi
+}
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 rm -rf "$WORK" && mkdir -p "$WORK"
 go build -o "$WORK/demotool" ./internal/demotool
@@ -46,7 +64,7 @@ storage:
 http: { addr: 127.0.0.1:$port, secret: demo }
 YML
   OTEL_TRACES_EXPORTER=none "$BIN/registry" serve "$WORK/$name/config.yml" >"$WORK/$name/log" 2>&1 &
-  pids+=($!)
+  echo $! >>"$pidfile"
   for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && { echo "127.0.0.1:$port"; return; }
     sleep 0.1
@@ -91,8 +109,14 @@ tf() { terraform "$@" -no-color; }
 say "terraform init (the provider comes from a local filesystem mirror)"
 tf init -input=false >/dev/null && note "initialised"
 
-say "terraform plan: the plan already knows the digest, and warns that every platform is copied"
-tf plan -input=false -out=plan.tfplan | sed -n '/Terraform will perform/,$p'
+say "terraform plan: the digest is known before anything is copied, and a warning gives the size"
+tf plan -input=false -out=plan.tfplan >plan.txt 2>&1 || { cat plan.txt; exit 1; }
+# The top-level computed values (6 spaces deep in the plan), not those of each manifest.
+grep -E '^      \+ (source_digest|digest|ref|size) +=' plan.txt | sed 's/^    //' | indent || true
+grep -qF "digest        = \"$SRC_DIGEST\"" plan.txt && note "digest = the upstream index digest: the index will be copied byte for byte"
+note "(the whole plan, with one manifests entry per platform, is in .demo/plan.txt)"
+echo
+warnings plan.txt | indent
 
 say "terraform apply"
 tf apply -input=false plan.tfplan | grep -E 'Creation complete|Apply complete|ref ='
@@ -113,7 +137,10 @@ set +e
 tf plan -input=false -detailed-exitcode >plan.out 2>&1
 code=$?
 set -e
-sed -n '/Warning: Target drifted/,/^$/p;/will be updated in-place/,/Plan:/p' plan.out | sed 's/^/   /'
+sed -n '/Terraform will perform/,/^Plan:/p' plan.out | grep -E '^  # |^      [~+-] |^Plan:' | indent
+echo
+warnings plan.out | indent
+echo
 note "exit code: $code (2 = changes: the drift is a planned repair)"
 [ "$code" = 2 ] || { cat plan.out; exit 1; }
 

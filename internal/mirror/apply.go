@@ -1,14 +1,17 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
@@ -16,40 +19,64 @@ import (
 
 // Apply copies what the plan computed: blobs first, then image manifests by digest, then nested
 // indexes, then the top manifest by digest and the tag last, so a reader never sees an index
-// whose content is missing. Content already at the target is not uploaded again. After the tag
-// is written it is read back and must point at the planned digest.
+// whose content is missing. After the tag is written it is read back and must point at the
+// planned digest.
+//
+// Content already at the target is not sent again. Apply first asks, with HEAD requests, for
+// the tag and every manifest it copies. A manifest the target holds is not pushed, and the
+// blobs of an image manifest it holds are not checked one by one (a registry accepts an image
+// manifest only once its blobs are there; this is also what go-containerregistry does). Every
+// other blob is checked (HEAD), mounted from another repository of the target registry when
+// one has it, or streamed from the source. A tag that already points at the digest is not
+// written again, so an Apply whose target holds everything makes HEAD requests only.
 func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	var st Stats
 	if p.Spec.Target == "" {
 		return st, errors.New("the plan has no target")
 	}
-	dst := p.target.Repo
-	blobs := p.blobs()
-	e.log(ctx, "copying blobs", map[string]any{"target": p.TargetRepository, "blobs": len(blobs)})
-	if err := e.copyBlobs(ctx, p.src.Repo, dst, blobs); err != nil {
+	t, err := e.transfer()
+	if err != nil {
 		return st, err
 	}
-	st.Blobs = len(blobs)
-	for _, b := range blobs {
+	dst := p.target.Repo
+	levels := p.levels()
+	have, tagged, err := e.survey(ctx, t, dst, p, levels)
+	if err != nil {
+		return st, err
+	}
+
+	all := p.blobs()
+	st.Blobs = len(all)
+	for _, b := range all {
 		st.BlobBytes += b.Size
 	}
+	blobs := p.missingBlobs(have)
+	st.BlobsSkipped = len(all) - len(blobs)
+	e.log(ctx, "copying blobs", map[string]any{
+		"target": p.TargetRepository, "blobs": len(all), "blobs_to_check": len(blobs),
+		"manifests": len(p.Copied), "manifests_present": len(have),
+	})
+	if err := e.copyBlobs(ctx, t, p.src.Repo, dst, blobs, &st); err != nil {
+		return st, err
+	}
 	// Manifests level by level, deepest first: every level only references what is below it.
-	for _, level := range p.levels() {
-		pushed, err := e.pushManifests(ctx, dst, level, p)
+	for _, level := range levels {
+		pushed, err := e.pushManifests(ctx, t, dst, level, have, p)
 		st.ManifestsPushed += pushed
 		st.ManifestsSkipped += len(level) - pushed
 		if err != nil {
 			return st, err
 		}
 	}
-	if p.TargetTag != "" {
+	if p.TargetTag != "" && !tagged {
 		tag := dst.Tag(p.TargetTag)
-		if err := remote.Put(tag, rawManifest{p.root.out, p.root.desc.MediaType}, e.remote(ctx)...); err != nil {
-			return st, e.explain("tagging", tag, err)
+		if err := t.pusher.Put(ctx, tag, rawManifest{p.root.out, p.root.desc.MediaType}); err != nil {
+			return st, fmt.Errorf("tagging %s: %w", tag, err)
 		}
-		got, err := remote.Head(tag, e.remote(ctx)...)
+		st.Tagged = true
+		got, err := t.puller.Head(ctx, tag)
 		if err != nil {
-			return st, e.explain("reading back", tag, err)
+			return st, fmt.Errorf("reading back %s: %w", tag, err)
 		}
 		if got.Digest.String() != p.Digest {
 			return st, fmt.Errorf("after pushing, %s points at %s instead of %s: something else wrote the tag at the same time", tag, got.Digest, p.Digest)
@@ -57,9 +84,98 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	}
 	e.log(ctx, "mirror complete", map[string]any{
 		"ref": p.Ref(), "blobs": st.Blobs, "bytes": st.BlobBytes,
+		"blobs_uploaded": st.BlobsUploaded, "bytes_uploaded": st.BytesUploaded,
+		"blobs_mounted": st.BlobsMounted, "blobs_skipped": st.BlobsSkipped,
 		"manifests_pushed": st.ManifestsPushed, "manifests_skipped": st.ManifestsSkipped,
+		"tagged": st.Tagged,
 	})
 	return st, nil
+}
+
+// survey asks the target, with concurrent HEAD requests, which of the manifests to copy it
+// holds already (by digest), and whether the tag points at the planned digest. A tag that does
+// stands for the top manifest, which then needs no request of its own.
+func (e *Engine) survey(ctx context.Context, t *transfers, dst name.Repository, p *Plan, levels [][]*node) (map[string]bool, bool, error) {
+	var (
+		mu     sync.Mutex
+		have   = map[string]bool{}
+		tagged bool
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.jobs)
+	if p.TargetTag != "" {
+		g.Go(func() error {
+			// Only an optimisation: when the tag cannot be read, it is written.
+			desc, err := t.puller.Head(gctx, dst.Tag(p.TargetTag))
+			if err == nil && desc.Digest.String() == p.Digest {
+				mu.Lock()
+				tagged = true
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	check := func(ctx context.Context, digest string) func() error {
+		return func() error {
+			ok, err := t.manifestExists(ctx, dst.Digest(digest))
+			if ok {
+				mu.Lock()
+				have[digest] = true
+				mu.Unlock()
+			}
+			return err
+		}
+	}
+	for _, level := range levels {
+		for _, n := range level {
+			if n == p.root && p.TargetTag != "" {
+				continue // the tag answers for it
+			}
+			g.Go(check(gctx, n.outDigest))
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, false, err
+	}
+	if p.TargetTag != "" {
+		if tagged {
+			have[p.Digest] = true
+		} else if err := check(ctx, p.Digest)(); err != nil {
+			return nil, false, err
+		}
+	}
+	return have, tagged, nil
+}
+
+func (t *transfers) manifestExists(ctx context.Context, ref name.Digest) (bool, error) {
+	_, err := t.puller.Head(ctx, ref)
+	if err == nil {
+		return true, nil
+	}
+	if isNotFound(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("checking %s: %w", ref, err)
+}
+
+// missingBlobs lists the distinct blobs of the kept image manifests that the target does not
+// hold (have), largest first, so that the longest transfers start first.
+func (p *Plan) missingBlobs(have map[string]bool) []v1.Descriptor {
+	seen := map[v1.Hash]bool{}
+	var out []v1.Descriptor
+	p.root.visitKept(func(n *node) {
+		if have[n.outDigest] {
+			return
+		}
+		for _, b := range n.blobs {
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				out = append(out, b)
+			}
+		}
+	})
+	slices.SortStableFunc(out, func(a, b v1.Descriptor) int { return cmp.Compare(b.Size, a.Size) })
+	return out
 }
 
 // blobs lists the distinct blobs of the kept images.
@@ -112,17 +228,48 @@ func (n *node) visitKept(f func(*node)) {
 	f(n)
 }
 
-func (e *Engine) copyBlobs(ctx context.Context, src, dst name.Repository, blobs []v1.Descriptor) error {
+// progressEvery is the least time between two progress messages while blobs are copied.
+const progressEvery = 5 * time.Second
+
+// copyBlobs makes the blobs present in dst, jobs at a time, and counts what it did in st.
+func (e *Engine) copyBlobs(ctx context.Context, t *transfers, src, dst name.Repository, blobs []v1.Descriptor, st *Stats) error {
+	var (
+		mu       sync.Mutex
+		done     int
+		lastLog  = time.Now()
+		total    int64
+		progress int64
+	)
+	for _, b := range blobs {
+		total += b.Size
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.jobs)
 	for _, b := range blobs {
 		g.Go(func() error {
-			l, err := remote.Layer(src.Digest(b.Digest.String()), e.remote(gctx)...)
+			outcome, sent, err := e.copyBlob(gctx, t, src, dst, b)
 			if err != nil {
-				return fmt.Errorf("reading blob %s from %s: %w", b.Digest, src, err)
+				return err
 			}
-			if err := remote.WriteLayer(dst, l, e.remote(gctx)...); err != nil {
-				return fmt.Errorf("copying blob %s to %s: %w", b.Digest, dst, err)
+			mu.Lock()
+			defer mu.Unlock()
+			switch outcome {
+			case blobUploaded:
+				st.BlobsUploaded++
+				st.BytesUploaded += sent
+			case blobMounted:
+				st.BlobsMounted++
+			default:
+				st.BlobsSkipped++
+			}
+			done++
+			progress += b.Size
+			if time.Since(lastLog) >= progressEvery && done < len(blobs) {
+				lastLog = time.Now()
+				e.log(ctx, "copying blobs", map[string]any{
+					"target": dst.Name(), "blobs_done": done, "blobs": len(blobs), "bytes_done": progress, "bytes": total,
+					"blobs_uploaded": st.BlobsUploaded, "blobs_mounted": st.BlobsMounted, "blobs_skipped": st.BlobsSkipped,
+				})
 			}
 			return nil
 		})
@@ -130,24 +277,23 @@ func (e *Engine) copyBlobs(ctx context.Context, src, dst name.Repository, blobs 
 	return g.Wait()
 }
 
-// pushManifests pushes manifests by digest, skipping those the target already has. It returns
-// how many it pushed.
-func (e *Engine) pushManifests(ctx context.Context, dst name.Repository, nodes []*node, p *Plan) (int, error) {
+// pushManifests pushes by digest the manifests of one level that the target does not hold
+// (have), jobs at a time. It returns how many it pushed.
+func (e *Engine) pushManifests(ctx context.Context, t *transfers, dst name.Repository, nodes []*node, have map[string]bool, p *Plan) (int, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.jobs)
 	pushed := make([]bool, len(nodes))
 	for i, n := range nodes {
+		if have[n.outDigest] {
+			continue
+		}
 		g.Go(func() error {
 			ref := dst.Digest(n.outDigest)
-			exists, err := e.manifestExists(gctx, ref)
-			if err != nil || exists {
-				return err
-			}
-			if err := remote.Put(ref, rawManifest{n.out, n.desc.MediaType}, e.remote(gctx)...); err != nil {
+			if err := e.putManifest(gctx, t, dst, n, p); err != nil {
 				if n.isIndex && p.Sparse && isManifestRejection(err) {
 					return &SparseIndexRejectedError{Target: p.TargetRepository, Err: err}
 				}
-				return e.explain("pushing", ref, err)
+				return fmt.Errorf("pushing %s: %w", ref, err)
 			}
 			pushed[i] = true
 			return nil
@@ -161,17 +307,6 @@ func (e *Engine) pushManifests(ctx context.Context, dst name.Repository, nodes [
 		}
 	}
 	return count, err
-}
-
-func (e *Engine) manifestExists(ctx context.Context, ref name.Reference) (bool, error) {
-	_, err := remote.Head(ref, e.remote(ctx)...)
-	if err == nil {
-		return true, nil
-	}
-	if isNotFound(err) {
-		return false, nil
-	}
-	return false, e.explain("checking", ref, err)
 }
 
 func isNotFound(err error) bool {

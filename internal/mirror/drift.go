@@ -28,9 +28,12 @@ type Expected struct {
 type Drift struct {
 	// Gone is true when the tag (or, untagged, the top manifest) no longer exists.
 	Gone bool
-	// Current is the digest the tag points at now (equal to Expected.Digest without drift).
+	// Current is the digest the tag points at now (equal to Expected.Digest without drift;
+	// empty when Gone).
 	Current string
-	// IndexMissing is true when the tag exists but the expected top manifest does not.
+	// IndexMissing is true when the expected top manifest no longer exists by digest. It is
+	// checked only when the tag is gone or points elsewhere (otherwise the tag proves it
+	// exists); untagged, it equals Gone.
 	IndexMissing bool
 	// MissingManifests lists copied manifests the target no longer has, in Expected order.
 	MissingManifests []string
@@ -42,7 +45,10 @@ func (d *Drift) Drifted(want Expected) bool {
 }
 
 // Check compares the target with what was mirrored, with HEAD requests only (registries such
-// as Docker Hub do not count them against pull limits).
+// as Docker Hub do not count them against pull limits): one for the tag (or, untagged, the
+// top manifest by digest), one per expected child manifest by digest, and, only when the tag
+// is gone or points elsewhere, one for the top manifest by digest. Nothing is read from the
+// target: Check learns which digests exist, not what they contain.
 func (e *Engine) Check(ctx context.Context, want Expected) (*Drift, error) {
 	tgt, err := e.parseImageRef("target", want.Target, "")
 	if err != nil {
@@ -58,15 +64,19 @@ func (e *Engine) Check(ctx context.Context, want Expected) (*Drift, error) {
 	switch {
 	case errors.Is(err, errNotFound):
 		d.Gone = true
+		d.IndexMissing = true
+		if want.Tag != "" {
+			if d.IndexMissing, err = e.missing(ctx, ref.String()); err != nil {
+				return nil, err
+			}
+		}
 		return d, nil
 	case err != nil:
 		return nil, err
 	}
 	d.Current = desc
 	if d.Current != want.Digest {
-		if _, err := e.head(ctx, ref.String()); errors.Is(err, errNotFound) {
-			d.IndexMissing = true
-		} else if err != nil {
+		if d.IndexMissing, err = e.missing(ctx, ref.String()); err != nil {
 			return nil, err
 		}
 	}
@@ -98,6 +108,39 @@ func (e *Engine) Check(ctx context.Context, want Expected) (*Drift, error) {
 }
 
 var errNotFound = errors.New("not found")
+
+// IsNotFound reports whether err says that a manifest, blob or repository does not exist (the
+// registry answered 404).
+func IsNotFound(err error) bool { return errors.Is(err, errNotFound) || isNotFound(err) }
+
+// missing reports whether the manifest at ref does not exist (HEAD).
+func (e *Engine) missing(ctx context.Context, ref string) (bool, error) {
+	_, err := e.head(ctx, ref)
+	if errors.Is(err, errNotFound) {
+		return true, nil
+	}
+	return false, err
+}
+
+// CheckImport validates the parts of an import ID without a request: target as repo:tag,
+// repo@digest or repo:tag@digest (a bare repository only together with a source, which then
+// gives the tag, as in a configuration), and the source, if given, as the source argument
+// takes it.
+func (e *Engine) CheckImport(target, source string) error {
+	tgt, err := e.parseImageRef("target", target, "")
+	if err != nil {
+		return err
+	}
+	if source == "" {
+		if tgt.Tag == "" && tgt.Digest == "" {
+			return &ReferenceError{Attribute: "target", Value: target,
+				Reason: "without a source, the target must name what to import: add :<tag> or @sha256:<digest>, or give the source as <target>,<source>"}
+		}
+		return nil
+	}
+	_, err = e.parseImageRef("source", source, "latest")
+	return err
+}
 
 // head returns the digest a manifest reference points at; errNotFound when it does not exist.
 func (e *Engine) head(ctx context.Context, ref string) (string, error) {

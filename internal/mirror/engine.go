@@ -14,6 +14,7 @@ type Engine struct {
 	client Client
 	jobs   int
 	log    Logger
+	xfer   transfers // shared by the copies of every resource (blobcopy.go)
 }
 
 // Logger receives progress messages (the provider forwards them to tflog at INFO).

@@ -63,10 +63,28 @@ type Manifest struct {
 	Size      int64
 }
 
-// Stats counts what an Apply moved; tests and progress logs use it.
+// Stats counts what an Apply did; tests, benchmarks and progress logs use it.
 type Stats struct {
-	Blobs            int   // distinct blobs made present at the target (uploaded, mounted or found)
-	BlobBytes        int64 // their total size
+	// Blobs counts the distinct blobs of the copied manifests, all present at the target after
+	// the Apply: Blobs = BlobsUploaded + BlobsMounted + BlobsSkipped. BlobBytes is their size.
+	Blobs     int
+	BlobBytes int64
+	// BlobsUploaded were sent to the target (their bytes read from the source); BytesUploaded
+	// counts those bytes.
+	BlobsUploaded int
+	BytesUploaded int64
+	// BlobsMounted were mounted from another repository of the target registry: the source
+	// repository when source and target share the registry, or a repository this Engine
+	// copied the blob to before.
+	BlobsMounted int
+	// BlobsSkipped were already there: found by a HEAD request, or listed by an image
+	// manifest that the target already holds (whose blobs are then not checked one by one).
+	BlobsSkipped int
+	// ManifestsPushed counts the manifests pushed by digest; ManifestsSkipped those the target
+	// already held. The tag is not counted.
 	ManifestsPushed  int
-	ManifestsSkipped int // already present, not uploaded again
+	ManifestsSkipped int
+	// Tagged is true when the tag was written; false when it already pointed at the digest (or
+	// the mirror is untagged).
+	Tagged bool
 }

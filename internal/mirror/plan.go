@@ -238,6 +238,10 @@ func (e *Engine) fetchTop(ctx context.Context, src imageRef) (*node, error) {
 // fetch reads one manifest by digest; the digest of the bytes must match what the parent
 // lists.
 func (e *Engine) fetch(ctx context.Context, repo name.Repository, n *node) error {
+	if n.desc.Size > MaxManifestBytes {
+		return fmt.Errorf("%s@%s: the index lists it with %d bytes, more than the %d bytes a registry may serve; it was not read",
+			repo, n.desc.Digest, n.desc.Size, MaxManifestBytes)
+	}
 	d, err := remote.Get(repo.Digest(n.desc.Digest.String()), e.remote(ctx)...)
 	if err != nil {
 		return e.explain("reading", repo.Digest(n.desc.Digest.String()), err)
@@ -258,6 +262,9 @@ func (n *node) setManifest(raw []byte, mt types.MediaType) error {
 	n.raw = raw
 	if n.desc.MediaType == "" {
 		n.desc.MediaType = mt
+	}
+	if isIndexType(n.desc.MediaType) != isIndexType(mt) {
+		return fmt.Errorf("the index lists it as %s, but the registry serves %s; the source is inconsistent", n.desc.MediaType, mt)
 	}
 	switch mt {
 	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
@@ -338,7 +345,7 @@ func (e *Engine) walk(ctx context.Context, repo name.Repository, n *node, sel *s
 		}
 		c := &node{desc: d, platform: platformOf(d.Platform)}
 		c.attestation = d.Annotations[annotationReferenceType] == attestationManifest
-		c.isIndex = d.MediaType == types.OCIImageIndex || d.MediaType == types.DockerManifestList
+		c.isIndex = isIndexType(d.MediaType)
 		n.entries = append(n.entries, c)
 		switch {
 		case c.isIndex:
@@ -573,4 +580,8 @@ func (s *selector) check(source string) error {
 		available = []string{"(no platform)"}
 	}
 	return &UnknownPlatformError{Source: source, Requested: missing, Available: available}
+}
+
+func isIndexType(mt types.MediaType) bool {
+	return mt == types.OCIImageIndex || mt == types.DockerManifestList
 }

@@ -2,11 +2,15 @@ package mirror
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
+
+// tagPattern is a valid tag (OCI distribution specification).
+var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 // imageRef is a parsed image reference: a repository with an optional tag and digest.
 type imageRef struct {
@@ -44,6 +48,12 @@ func (e *Engine) parseImageRef(attr, s, defaultTag string) (imageRef, error) {
 		ref.Digest = h.String()
 	}
 	repo, tag := splitTag(base)
+	if tag == "" && len(repo) < len(base) {
+		return bad("it ends with %q but has no tag after it; remove the colon or write the tag", ":")
+	}
+	if tag != "" && !tagPattern.MatchString(tag) {
+		return bad("tag %q is not valid: a tag has up to 128 letters, digits, '_', '.' and '-', and starts with a letter, digit or '_'", tag)
+	}
 	if tag == "" && !hasDigest {
 		tag = defaultTag
 	}

@@ -3,8 +3,10 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
@@ -97,8 +99,14 @@ func (d *imageIndexDataSource) Read(ctx context.Context, req datasource.ReadRequ
 	m.Digest = types.StringValue(p.SourceDigest)
 	m.MediaType = types.StringValue(p.SourceMediaType)
 	m.Size = types.Int64Value(p.Size)
-	var diags = resp.Diagnostics
-	m.Platforms, diags = types.ListValueFrom(ctx, types.StringType, p.Platforms)
+	// An empty list, not null, for a source without platforms (an artifact), so that
+	// expressions such as [for p in ….platforms : p] work on every source.
+	platforms := make([]attr.Value, 0, len(p.Platforms))
+	for _, pl := range p.Platforms {
+		platforms = append(platforms, types.StringValue(pl))
+	}
+	var diags diag.Diagnostics
+	m.Platforms, diags = types.ListValue(types.StringType, platforms)
 	resp.Diagnostics.Append(diags...)
 	m.Manifests, diags = manifestsValue(p.Manifests)
 	resp.Diagnostics.Append(diags...)

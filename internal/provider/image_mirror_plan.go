@@ -44,7 +44,10 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	resp.Diagnostics.Append(plan.setComputed(rec)...)
-	if inspected {
+	// Warn when something is about to be copied: the source was inspected (first plan, moved
+	// source, new selection) or the mirror goes to another place. A plan without changes stays
+	// quiet.
+	if inspected || prior == nil || rec.Repository != prior.Repository || rec.Tag != prior.Tag {
 		planWarnings(spec, rec, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -83,20 +86,26 @@ func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
 	if len(spec.Platforms) == 0 && len(rec.Platforms) > 1 {
 		diags.AddAttributeWarning(path.Root("platforms"),
 			fmt.Sprintf("Mirroring all %d platforms of %s", len(rec.Platforms), spec.Source),
-			fmt.Sprintf("%s lists %d platforms (%s) and platforms is not set, so every one is copied: %s in all.\n\n"+
+			fmt.Sprintf("%s lists %d platforms (%s) and platforms is not set, so every one is copied: %s (%d bytes) in all.\n\n"+
 				"To copy fewer, set platforms, for example platforms = [%q]. The zarf_image_index data source lists "+
 				"the platforms and sizes a source offers.",
-				spec.Source, len(rec.Platforms), strings.Join(rec.Platforms, ", "), mirror.HumanBytes(rec.Size), rec.Platforms[0]))
+				spec.Source, len(rec.Platforms), strings.Join(rec.Platforms, ", "), mirror.HumanBytes(rec.Size), rec.Size, rec.Platforms[0]))
 	}
 	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve {
-		diags.AddAttributeWarning(path.Root("platforms"),
+		attribute := path.Root("platforms")
+		left := fmt.Sprintf("only %d of the %d platforms it lists: the images of the others are not copied", len(rec.Manifests), len(rec.Platforms))
+		if len(rec.Manifests) >= len(rec.Platforms) {
+			attribute = path.Root("attestations")
+			left = "not every manifest it lists: with attestations = false its attestation manifests are not copied"
+		}
+		diags.AddAttributeWarning(attribute,
 			"Sparse index: only some registries accept it",
-			fmt.Sprintf("The target gets the source's index %s unchanged but not every image it lists (%d platform "+
-				"manifests of the %d platforms). The CNCF distribution registry v3 accepts such a sparse index only with "+
-				"validation.manifests.indexes.platforms set to none or list; its default (all), distribution v2, Zot, "+
-				"Harbor, Docker Hub, ECR and Nexus reject it. If the target rejects it, mirror every platform, or set "+
+			fmt.Sprintf("The target gets the source's index %s unchanged, but %s. The CNCF distribution registry v3 accepts such a sparse index only "+
+				"when configured with validation.manifests.indexes.platforms: none (or list); its default (all), "+
+				"distribution v2, Zot, Harbor, Docker Hub, ECR and Nexus reject it (MANIFEST_BLOB_UNKNOWN or "+
+				"MANIFEST_INVALID). If the target rejects it, copy everything the index lists (omit platforms, keep attestations = true), or set "+
 				"index_mode = \"filter\" for a new index (new digest) that lists only the selected platforms.",
-				rec.Digest, len(rec.Manifests), len(rec.Platforms)))
+				rec.Digest, left))
 	}
 	if rec.Tag == "" {
 		diags.AddAttributeWarning(path.Root("target"),

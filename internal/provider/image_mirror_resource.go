@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -197,19 +198,28 @@ func (r *imageMirrorResource) copy(ctx context.Context, plan *imageMirrorModel, 
 	return recordOf(p), true
 }
 
+// Read checks that the target still holds what the last apply put there, with HEAD requests
+// only (see mirror.Engine.Check): the tag or digest, and each copied manifest by digest. It
+// never reads manifests or blobs from the target, with one exception: right after an import
+// nothing is recorded yet, so readImported inspects the source (or, imported without one, the
+// target itself) once, with GET requests, to learn what the mirror should hold.
+//
+// What the target holds now goes into the state and the plan (ModifyPlan) computes what it
+// should hold, so drift becomes a planned change: a gone tag or digest removes the resource
+// (plan: create), a moved tag or a missing manifest changes digest, ref, manifests or size
+// (plan: update). A warning says what drifted, since some of those values say little.
 func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state imageMirrorModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
 		return
 	}
-	rec, ok, d := loadRecord(ctx, req.Private)
+	rec, recorded, d := loadRecord(ctx, req.Private)
 	resp.Diagnostics.Append(d...)
-	if !ok {
-		// Just imported: nothing recorded yet, so inspect once to learn what the mirror holds.
-		var imported bool
-		rec, imported = r.readImported(ctx, &state, &resp.Diagnostics)
-		if !imported {
+	if !recorded {
+		var exists bool
+		rec, exists = r.readImported(ctx, &state, &resp.Diagnostics)
+		if !exists {
 			if !resp.Diagnostics.HasError() {
 				resp.State.RemoveResource(ctx)
 			}
@@ -225,8 +235,9 @@ func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	if drift.Gone {
-		resp.Diagnostics.AddWarning("Mirror gone from the target",
-			fmt.Sprintf("%s no longer exists at the target, so the plan re-creates the mirror.", rec.ref()))
+		if recorded { // on import, Terraform itself says that the object does not exist
+			resp.Diagnostics.AddWarning("Mirror gone from the target", goneDetail(rec, drift))
+		}
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -235,18 +246,60 @@ func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// reportDrift writes what the target holds now into the state, so that the plan, which computes
-// what it should hold, proposes the repair; and says in a warning what drifted.
-func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift, diags *diag.Diagnostics) {
-	var what []string
-	if drift.Current != rec.Digest {
-		tagged := rec.Repository + ":" + rec.Tag
-		state.Digest = types.StringValue(drift.Current)
-		state.Ref = types.StringValue(tagged + "@" + drift.Current)
-		what = append(what, fmt.Sprintf("%s points at %s instead of %s", tagged, drift.Current, rec.Digest))
-		if drift.IndexMissing {
-			what = append(what, fmt.Sprintf("%s@%s is gone", rec.Repository, rec.Digest))
+// goneDetail says what of a mirror is gone from the target.
+func goneDetail(rec mirrorRecord, drift *mirror.Drift) string {
+	var what string
+	switch {
+	case rec.Tag == "":
+		what = fmt.Sprintf("the manifest %s no longer exists", rec.Digest)
+	case drift.IndexMissing:
+		what = fmt.Sprintf("the tag %s and the manifest %s it pointed at no longer exist", rec.Tag, rec.Digest)
+	default:
+		what = fmt.Sprintf("the tag %s no longer exists (the manifest %s is still there)", rec.Tag, rec.Digest)
+	}
+	return fmt.Sprintf("At %s: %s. The mirror is removed from the state, so the plan creates it again.", rec.Repository, what)
+}
+
+// joinAnd joins words as "a", "a and b", "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// describeManifest says what kind of manifest a copied digest is: an image of a platform, an
+// index, or a manifest without a platform (a BuildKit attestation, for instance).
+func describeManifest(rec mirrorRecord, digest string) string {
+	for _, m := range rec.Copied {
+		if m.Digest != digest {
+			continue
 		}
+		switch {
+		case m.Platform != "":
+			return "image manifest for " + m.Platform
+		case m.MediaType == string(ggcrtypes.OCIImageIndex) || m.MediaType == string(ggcrtypes.DockerManifestList):
+			return "nested index"
+		}
+		return "manifest without a platform (an attestation or artifact)"
+	}
+	return "manifest"
+}
+
+// reportDrift writes what the target holds now into the state, so that the plan, which computes
+// what it should hold, proposes the repair; and says in a warning what drifted and which
+// attributes of the plan show it.
+func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift, diags *diag.Diagnostics) {
+	var what, attrs []string
+	if drift.Current != rec.Digest {
+		state.Digest = types.StringValue(drift.Current)
+		state.Ref = types.StringValue(rec.Repository + ":" + rec.Tag + "@" + drift.Current)
+		still := "which is still there"
+		if drift.IndexMissing {
+			still = "which is gone as well"
+		}
+		what = append(what, fmt.Sprintf("the tag %s points at %s instead of %s, %s", rec.Tag, drift.Current, rec.Digest, still))
+		attrs = append(attrs, "digest", "ref")
 	}
 	if len(drift.MissingManifests) > 0 {
 		missing := map[string]bool{}
@@ -260,16 +313,21 @@ func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift,
 			}
 		}
 		for _, m := range drift.MissingManifests {
-			what = append(what, fmt.Sprintf("manifest %s is missing", m))
+			what = append(what, fmt.Sprintf("the %s %s is missing", describeManifest(rec, m), m))
 		}
-		var d diag.Diagnostics
-		state.Manifests, d = manifestsValue(kept)
-		diags.Append(d...)
+		if len(kept) != len(rec.Manifests) {
+			var d diag.Diagnostics
+			state.Manifests, d = manifestsValue(kept)
+			diags.Append(d...)
+			attrs = append(attrs, "manifests")
+		}
 		state.Size = types.Int64Value(rec.Size - rec.missingSize(drift.MissingManifests))
+		attrs = append(attrs, "size")
 	}
 	if len(what) > 0 {
 		diags.AddWarning("Target drifted from the mirror",
-			fmt.Sprintf("At %s: %s. The plan restores what the mirror should hold.", rec.Repository, strings.Join(what, "; ")))
+			fmt.Sprintf("At %s: %s.\n\nThe plan shows this as a change of %s back to what the mirror holds; applying it "+
+				"pushes what is missing again and rewrites the tag.", rec.Repository, strings.Join(what, "; "), joinAnd(attrs)))
 	}
 }
 
@@ -291,12 +349,20 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 	}
 }
 
+// ImportState takes "<target>" or "<target>,<source>". Write target and source as the
+// configuration does: ImportState keeps them as they are, and a target that differs from the
+// configured one in writing (even with the same meaning) would plan a replacement.
 func (r *imageMirrorResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	target, source, _ := strings.Cut(req.ID, ",")
-	target, source = strings.TrimSpace(target), strings.TrimSpace(source)
-	if target == "" {
+	target, source, err := parseImportID(req.ID)
+	if err == nil && r.engine != nil {
+		err = r.engine.CheckImport(target, source)
+	}
+	if err != nil {
 		resp.Diagnostics.AddError("Invalid import ID",
-			fmt.Sprintf("Import ID %q is empty; use <target> or <target>,<source>, with target as repo:tag or repo@sha256:…", req.ID))
+			fmt.Sprintf("Import ID %q: %v.\n\nUse <target> or <target>,<source>, with target and source written as in the "+
+				"configuration, target as repo:tag or repo@sha256:<digest>; for example\n"+
+				"  registry.internal/library/nginx:1.27\n"+
+				"  registry.internal/library/nginx:1.27,docker.io/library/nginx:1.27", req.ID, err))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("target"), target)...)
@@ -308,16 +374,48 @@ func (r *imageMirrorResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("keep_remotely"), false)...)
 }
 
-// readImported learns what an imported target holds. With a source it plans the mirror with
-// default arguments; with the target alone it inspects the target itself. It reports false when
-// the target does not exist.
+// parseImportID splits "<target>" or "<target>,<source>".
+func parseImportID(id string) (target, source string, err error) {
+	parts := strings.Split(id, ",")
+	if len(parts) > 2 {
+		return "", "", fmt.Errorf("it has %d comma-separated parts; at most two are allowed", len(parts))
+	}
+	target = strings.TrimSpace(parts[0])
+	if target == "" {
+		return "", "", errors.New("the target is empty")
+	}
+	if len(parts) == 2 {
+		if source = strings.TrimSpace(parts[1]); source == "" {
+			return "", "", errors.New("the source after the comma is empty")
+		}
+	}
+	return target, source, nil
+}
+
+// readImported learns what the mirror should hold when nothing is recorded: right after an
+// import, or for a state written without a record. It plans the mirror with the state's
+// arguments (defaults after an import), from the source (at the recorded source_digest when the
+// state has one), or, imported without a source, from the target itself. This reads manifests
+// with GET requests, the only refresh that does. It reports false when what it should inspect
+// does not exist at the target.
 func (r *imageMirrorResource) readImported(ctx context.Context, state *imageMirrorModel, diags *diag.Diagnostics) (mirrorRecord, bool) {
 	target := state.Target.ValueString()
-	spec := mirror.Spec{Source: state.Source.ValueString(), Target: target, IndexMode: mirror.ModePreserve, Attestations: true}
-	if state.Source.IsNull() {
+	spec, _, d := state.spec(ctx)
+	diags.Append(d...)
+	if diags.HasError() {
+		return mirrorRecord{}, false
+	}
+	spec.Target, spec.MaxBytes = target, 0
+	targetOnly := state.Source.IsNull() || state.Source.ValueString() == ""
+	if targetOnly {
 		spec.Source = target
+	} else if sd := state.SourceDigest.ValueString(); sd != "" {
+		spec.SourceDigest = sd
 	}
 	p, err := r.engine.Plan(ctx, spec)
+	if targetOnly && mirror.IsNotFound(err) {
+		return mirrorRecord{}, false
+	}
 	if err != nil {
 		addEngineError(diags, "Cannot import "+target, err)
 		return mirrorRecord{}, false

@@ -7,8 +7,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -37,11 +40,11 @@ func New(version string) func() provider.Provider {
 }
 
 type providerModel struct {
-	InsecureRegistries types.List          `tfsdk:"insecure_registries"`
-	CAPEM              types.String        `tfsdk:"ca_pem"`
-	Jobs               types.Int64         `tfsdk:"jobs"`
-	MaxRetries         types.Int64         `tfsdk:"max_retries"`
-	RegistryAuth       []registryAuthModel `tfsdk:"registry_auth"`
+	InsecureRegistries types.List   `tfsdk:"insecure_registries"`
+	CAPEM              types.String `tfsdk:"ca_pem"`
+	Jobs               types.Int64  `tfsdk:"jobs"`
+	MaxRetries         types.Int64  `tfsdk:"max_retries"`
+	RegistryAuth       types.List   `tfsdk:"registry_auth"` // of registryAuthModel; unknown under a dynamic block
 }
 
 type registryAuthModel struct {
@@ -117,13 +120,30 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if unknown := m.unknownArguments(ctx); len(unknown) > 0 {
+		// Terraform plans with a provider configuration that depends on values known only
+		// after apply (e.g. a password from a resource created in the same run), and configures
+		// the provider again, with the values, for apply. Until then there is nothing to reach
+		// registries with: resources plan their computed attributes as unknown, data sources
+		// explain why they cannot be read.
+		if req.ClientCapabilities.DeferralAllowed {
+			resp.Deferred = &provider.Deferred{Reason: provider.DeferredReasonProviderConfigUnknown}
+			return
+		}
+		tflog.Info(ctx, "provider configuration known only after apply; registries are not contacted during this plan",
+			map[string]any{"arguments": strings.Join(unknown, ", ")})
+		resp.DataSourceData = unknownConfig(unknown)
+		return
+	}
 	cfg := registry.Config{CAPEM: []byte(m.CAPEM.ValueString()), Jobs: int(m.Jobs.ValueInt64())}
 	resp.Diagnostics.Append(m.InsecureRegistries.ElementsAs(ctx, &cfg.InsecureRegistries, false)...)
 	if !m.MaxRetries.IsNull() {
 		retries := int(m.MaxRetries.ValueInt64())
 		cfg.MaxRetries = &retries
 	}
-	for _, a := range m.RegistryAuth {
+	var auths []registryAuthModel
+	resp.Diagnostics.Append(m.RegistryAuth.ElementsAs(ctx, &auths, false)...)
+	for _, a := range auths {
 		cfg.Credentials = append(cfg.Credentials, registry.Credential{
 			Address: a.Address.ValueString(), Username: a.Username.ValueString(), Password: a.Password.ValueString(),
 		})
@@ -158,14 +178,58 @@ func (p *zarfProvider) Functions(context.Context) []func() function.Function {
 	return []func() function.Function{NewMirrorRefFunction}
 }
 
-// engineFrom takes the engine out of provider data; nil before the provider is configured.
+// unknownArguments names the provider arguments whose values are known only after apply.
+func (m providerModel) unknownArguments(ctx context.Context) []string {
+	var out []string
+	if m.InsecureRegistries.IsUnknown() || slices.ContainsFunc(m.InsecureRegistries.Elements(), attr.Value.IsUnknown) {
+		out = append(out, "insecure_registries")
+	}
+	if m.CAPEM.IsUnknown() {
+		out = append(out, "ca_pem")
+	}
+	if m.Jobs.IsUnknown() {
+		out = append(out, "jobs")
+	}
+	if m.MaxRetries.IsUnknown() {
+		out = append(out, "max_retries")
+	}
+	if m.RegistryAuth.IsUnknown() {
+		return append(out, "registry_auth")
+	}
+	var auths []registryAuthModel
+	if d := m.RegistryAuth.ElementsAs(ctx, &auths, false); d.HasError() {
+		return append(out, "registry_auth")
+	}
+	for i, a := range auths {
+		for _, f := range []struct {
+			name  string
+			value types.String
+		}{{"address", a.Address}, {"username", a.Username}, {"password", a.Password}} {
+			if f.value.IsUnknown() {
+				out = append(out, fmt.Sprintf("registry_auth[%d].%s", i, f.name))
+			}
+		}
+	}
+	return out
+}
+
+// unknownConfig is the data source data of a provider whose configuration is known only
+// after apply: the arguments concerned.
+type unknownConfig []string
+
+// engineFrom takes the engine out of provider data; nil before the provider is configured,
+// and for resources while the provider configuration is known only after apply.
 func engineFrom(data any) (*mirror.Engine, error) {
-	if data == nil {
+	switch data := data.(type) {
+	case nil:
 		return nil, nil
+	case *mirror.Engine:
+		return data, nil
+	case unknownConfig:
+		return nil, fmt.Errorf("the zarf provider configuration depends on values known only after apply (%s), "+
+			"so no registry can be read during this plan. Give these arguments values known at plan time "+
+			"(variables, locals, data sources), or apply what they depend on first (terraform apply -target=...)",
+			strings.Join(data, ", "))
 	}
-	e, ok := data.(*mirror.Engine)
-	if !ok {
-		return nil, fmt.Errorf("unexpected provider data %T; this is a bug in the provider", data)
-	}
-	return e, nil
+	return nil, fmt.Errorf("unexpected provider data %T; this is a bug in the provider", data)
 }

@@ -17,7 +17,8 @@ import (
 // and token exchanges happen once per repository and are reused by later operations.
 //
 // Requests pass, from the outside in, through go-containerregistry's authentication and its
-// retry wrapper, then through this package's retry transport, then through the per-host
+// retry wrapper, then through this package's retry transport, then through its manifest
+// checks (size bounds, Docker-Content-Digest; see manifestGuard), then through the per-host
 // policy (plain HTTP guard, TLS settings). This package does all per-request retrying:
 // go-containerregistry's transport retry is turned off (no status codes, and a predicate
 // that refuses everything it could see), so retries are never multiplied. The one retry left
@@ -123,7 +124,7 @@ func checkNoScheme(s string) error {
 }
 
 // newTransport is the HTTP transport that the Client hands to go-containerregistry: retries
-// around the per-host policy.
+// around the manifest checks (see manifestGuard) around the per-host policy.
 func newTransport(s *settings, base http.RoundTripper) http.RoundTripper {
-	return &retryTransport{inner: newHostPolicy(s, base), maxRetries: s.maxRetries, sleep: s.sleep}
+	return &retryTransport{inner: manifestGuard{inner: newHostPolicy(s, base)}, maxRetries: s.maxRetries, sleep: s.sleep}
 }

@@ -78,6 +78,12 @@ const (
 	FaultCorrupt
 	// FaultDelay forwards the request unchanged, after Fault.Delay.
 	FaultDelay
+	// FaultHeader forwards the request and sets Fault.Header on the response, e.g. another
+	// Docker-Content-Digest.
+	FaultHeader
+	// FaultExtend forwards the request and appends Fault.Body to the response body, with a
+	// Content-Length to match: the client sees a long body.
+	FaultExtend
 )
 
 // Fault describes a failure that a [Proxy] injects into matching requests.
@@ -100,6 +106,11 @@ type Fault struct {
 	Offset int64
 	// Delay is waited before the action, whatever it is.
 	Delay time.Duration
+	// Body is what FaultStatus answers instead of its registry error body (e.g. another
+	// error code), and what FaultExtend appends.
+	Body string
+	// Header holds the response headers that FaultHeader sets.
+	Header map[string]string
 }
 
 // activeFault is a Fault with its compiled path and how often it has fired.
@@ -128,6 +139,7 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	counts map[Call]int
+	auths  map[string]int // Authorization header value ("" for none) → requests
 	faults []*activeFault
 }
 
@@ -144,7 +156,7 @@ func NewProxy(tb testing.TB, upstream *Registry) *Proxy {
 	if err != nil {
 		tb.Fatalf("registrytest: registry URL: %v", err)
 	}
-	p := &Proxy{upstream: upstream.URL(), done: make(chan struct{}), counts: map[Call]int{}}
+	p := &Proxy{upstream: upstream.URL(), done: make(chan struct{}), counts: map[Call]int{}, auths: map[string]int{}}
 	quiet := log.New(io.Discard, "", 0) // injected faults make the servers complain
 	rp := &httputil.ReverseProxy{
 		Rewrite:        func(r *httputil.ProxyRequest) { r.SetURL(target) },
@@ -195,11 +207,21 @@ func (p *Proxy) Count(method string, kind Kind) int {
 	return p.counts[Call{Method: method, Kind: kind}]
 }
 
-// Reset sets every count to zero. Faults stay.
+// Authorizations returns how many requests the proxy received with each Authorization
+// header value ("" counts the requests without one) since it started or since
+// [Proxy.Reset], for tests that check which credentials reach which host.
+func (p *Proxy) Authorizations() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.auths)
+}
+
+// Reset sets every count, and the Authorization counts, to zero. Faults stay.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.counts)
+	clear(p.auths)
 }
 
 // AddFault adds a fault rule. For each request, the first rule (in the order they were
@@ -226,6 +248,7 @@ func (p *Proxy) record(r *http.Request) (Fault, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts[Call{Method: r.Method, Kind: kindOf(r.URL.Path)}]++
+	p.auths[r.Header.Get("Authorization")]++
 	for _, f := range p.faults {
 		if f.matches(r) {
 			f.fired++
@@ -267,6 +290,10 @@ func writeFaultStatus(w http.ResponseWriter, f Fault) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	if f.Body != "" {
+		_, _ = io.WriteString(w, f.Body)
+		return
+	}
 	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"injected by registrytest"}]}`+"\n", cmp.Or(code, "UNKNOWN"))
 }
 
@@ -296,6 +323,19 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		resp.Header.Set("Content-Length", strconv.FormatInt(offset, 10))
 	case FaultCorrupt:
 		resp.Body = &corruptingBody{ReadCloser: resp.Body, at: offset}
+	case FaultHeader:
+		for k, v := range f.Header {
+			resp.Header.Set(k, v)
+		}
+	case FaultExtend:
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(resp.Body, strings.NewReader(f.Body)), resp.Body}
+		if resp.ContentLength >= 0 {
+			resp.ContentLength += int64(len(f.Body))
+			resp.Header.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+		}
 	}
 	return nil
 }

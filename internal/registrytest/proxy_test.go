@@ -39,6 +39,9 @@ func TestProxyPassThrough(t *testing.T) {
 	if n := proxy.Count(http.MethodPatch, KindUpload) + proxy.Count(http.MethodPut, KindUpload); n == 0 {
 		t.Errorf("no upload went through the proxy: %v", proxy.Counts())
 	}
+	if auths := proxy.Authorizations(); auths["Basic dTpw"] == 0 { // base64("u:p")
+		t.Errorf("the proxy saw no request with the credentials; Authorization values: %v", auths)
+	}
 	if !Exists(t, reg.Ref("app@"+desc.Digest.String()), reg.RemoteOptions()...) {
 		t.Fatal("the index pushed through the proxy is not in the registry")
 	}
@@ -52,6 +55,9 @@ func TestProxyPassThrough(t *testing.T) {
 	}
 	if got := proxy.Counts()[Call{http.MethodPut, KindUpload}]; got != 0 {
 		t.Errorf("counts not reset: %v", proxy.Counts())
+	}
+	if got := proxy.Authorizations()["Basic dTpw"]; got != 1 {
+		t.Errorf("%d requests with the credentials after Reset and one HEAD, want 1; %v", got, proxy.Authorizations())
 	}
 }
 

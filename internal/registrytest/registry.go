@@ -35,6 +35,7 @@ type Registry struct {
 	ca       *certAuthority // nil without TLS
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has exited
+	shutdown func()        // stops an in-process registry (cmd is nil then)
 	logPath  string
 	stopOnce sync.Once
 }
@@ -347,11 +348,16 @@ func (r *Registry) waitReady() error {
 	}
 }
 
-// Stop stops the registry (SIGTERM, then SIGKILL after a few seconds) and waits for it to
-// exit. It is safe to call more than once; tests call it to make a registry unreachable.
+// Stop stops the registry (SIGTERM, then SIGKILL after a few seconds; an in-process
+// registry of [Implementations] closes its server) and waits for it to exit. It is safe to
+// call more than once; tests call it to make a registry unreachable.
 func (r *Registry) Stop() {
 	r.stopOnce.Do(func() {
-		r.terminate()
+		if r.shutdown != nil {
+			r.shutdown()
+		} else {
+			r.terminate()
+		}
 		r.transport.CloseIdleConnections()
 	})
 }

@@ -1,0 +1,210 @@
+package provider
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+)
+
+// importForms are the ways of writing the target in the configuration and in the import ID.
+var importForms = []struct {
+	name   string
+	target func(dst *registrytest.Registry, digest string) string
+	bare   bool // a repository without tag or digest: importable only with the source
+	// unknown lists what an import without the source cannot recover besides source itself:
+	// with repo@digest, the tag that the source's tag gives (so ref lacks it).
+	unknown []string
+}{
+	{name: "repo:tag", target: func(dst *registrytest.Registry, _ string) string { return dst.Ref("mirror/web:1.0") }},
+	{name: "repo@digest", target: func(dst *registrytest.Registry, d string) string { return dst.Ref("mirror/web@" + d) }, unknown: []string{"ref"}},
+	{name: "repo", target: func(dst *registrytest.Registry, _ string) string { return dst.Ref("mirror/web") }, bare: true},
+}
+
+// TestAccImageMirror_importWithSource imports "<target>,<source>": the imported state equals
+// the applied one, and a plan with an import block is empty (the target holds what the source
+// gives with default arguments).
+func TestAccImageMirror_importWithSource(t *testing.T) {
+	for _, form := range importForms {
+		t.Run(form.name, func(t *testing.T) {
+			src, dst := registrytest.Start(t), registrytest.Start(t)
+			raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+			target := form.target(dst, sha256Of(raw))
+			config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q", src.Ref("app/web:1.0"), target), src, dst)
+			id := target + "," + src.Ref("app/web:1.0")
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders,
+				Steps: []resource.TestStep{
+					{Config: config},
+					{
+						Config:            config,
+						ResourceName:      mirrorAddr,
+						ImportState:       true,
+						ImportStateId:     id,
+						ImportStateVerify: true,
+					},
+					{
+						Config:           config,
+						ResourceName:     mirrorAddr,
+						ImportState:      true,
+						ImportStateKind:  resource.ImportBlockWithID,
+						ImportStateId:    id,
+						ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+					},
+				},
+			})
+		})
+	}
+}
+
+// TestAccImageMirror_importTargetOnly imports "<target>": everything but source is recovered
+// from the target, and a plan with an import block only sets source.
+func TestAccImageMirror_importTargetOnly(t *testing.T) {
+	for _, form := range importForms {
+		if form.bare {
+			continue // TestAccImageMirror_importBadID
+		}
+		t.Run(form.name, func(t *testing.T) {
+			src, dst := registrytest.Start(t), registrytest.Start(t)
+			raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+			target := form.target(dst, sha256Of(raw))
+			config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q", src.Ref("app/web:1.0"), target), src, dst)
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders,
+				Steps: []resource.TestStep{
+					{Config: config},
+					{
+						Config:                  config,
+						ResourceName:            mirrorAddr,
+						ImportState:             true,
+						ImportStateId:           target,
+						ImportStateVerify:       true,
+						ImportStateVerifyIgnore: append([]string{"source"}, form.unknown...),
+					},
+					{
+						Config:             config,
+						ResourceName:       mirrorAddr,
+						ImportState:        true,
+						ImportStateKind:    resource.ImportBlockWithID,
+						ImportStateId:      target,
+						ExpectNonEmptyPlan: true,
+						ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
+							// Of the arguments, only source changes.
+							expectPlanChangesOnly(mirrorAddr, append(form.unknown, "source")...),
+						}},
+					},
+				},
+			})
+		})
+	}
+}
+
+func TestAccImageMirror_importBadID(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q", src.Ref("app/web:1.0"), dst.Ref("mirror/web")), src, dst)
+	// step expects the import of id to fail with these phrases, in order (Terraform wraps lines).
+	step := func(id string, phrases ...string) resource.TestStep {
+		var parts []string
+		for _, p := range phrases {
+			parts = append(parts, strings.Join(strings.Fields(regexp.QuoteMeta(p)), `\s+`))
+		}
+		return resource.TestStep{
+			Config:        config,
+			ResourceName:  mirrorAddr,
+			ImportState:   true,
+			ImportStateId: id,
+			ExpectError:   regexp.MustCompile(`(?s)` + strings.Join(parts, ".*")),
+		}
+	}
+	invalid, usage := "Invalid import ID", "Use <target> or <target>,<source>"
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			step(dst.Ref("mirror/web:1.0,a,b"), invalid, "it has 3 comma-separated parts", usage),
+			step(" ,"+src.Ref("app/web:1.0"), invalid, "the target is empty", usage),
+			step(dst.Ref("mirror/web:1.0,"), invalid, "the source after the comma is empty", usage),
+			step(dst.Ref("mirror/web"), invalid, "without a source, the target must name what to import", usage),
+			step(dst.Ref("mirror/web@sha256:abc"), invalid, `is not sha256:<64 hex digits>`, usage),
+			step(dst.Ref("mirror/web:1.0,")+"https://"+src.Ref("app/web:1.0"), invalid, "source", "without a scheme", usage),
+			// Well-formed, but nothing is there.
+			step(dst.Ref("mirror/web:1.0"), "Cannot import non-existent remote object"),
+			step(dst.Ref("mirror/web:1.0,")+src.Ref("app/web:1.0"), "Cannot import non-existent remote object"),
+		},
+	})
+}
+
+func TestParseImportID(t *testing.T) {
+	for _, c := range []struct {
+		id, target, source, err string
+	}{
+		{id: "r.example/a/b:1", target: "r.example/a/b:1"},
+		{id: " r.example/a/b@sha256:1 , nginx:1.27 ", target: "r.example/a/b@sha256:1", source: "nginx:1.27"},
+		{id: "", err: "the target is empty"},
+		{id: ",nginx", err: "the target is empty"},
+		{id: "a,", err: "the source after the comma is empty"},
+		{id: "a,b,c", err: "3 comma-separated parts"},
+	} {
+		target, source, err := parseImportID(c.id)
+		if c.err != "" {
+			if err == nil || !regexp.MustCompile(regexp.QuoteMeta(c.err)).MatchString(err.Error()) {
+				t.Errorf("parseImportID(%q) = %v, want an error with %q", c.id, err, c.err)
+			}
+			continue
+		}
+		if err != nil || target != c.target || source != c.source {
+			t.Errorf("parseImportID(%q) = %q, %q, %v; want %q, %q", c.id, target, source, err, c.target, c.source)
+		}
+	}
+	e := mirror.New()
+	for _, c := range []struct{ target, source, err string }{
+		{target: "r.example/a/b:1"},
+		{target: "r.example/a/b@sha256:" + fmt.Sprintf("%064d", 0)},
+		{target: "r.example/a/b", source: "nginx"},
+		{target: "r.example/a/b", err: "without a source"},
+		{target: "r.example/a/B:1", err: `target "r.example/a/B:1"`},
+		{target: "r.example/a/b:1", source: "nginx@sha256:12", err: `source "nginx@sha256:12"`},
+	} {
+		err := e.CheckImport(c.target, c.source)
+		if (c.err == "") != (err == nil) || (err != nil && !regexp.MustCompile(regexp.QuoteMeta(c.err)).MatchString(err.Error())) {
+			t.Errorf("CheckImport(%q, %q) = %v, want error %q", c.target, c.source, err, c.err)
+		}
+	}
+}
+
+// expectPlanChangesOnly checks that the planned change of addr changes these attributes and
+// no other.
+func expectPlanChangesOnly(addr string, attrs ...string) plancheck.PlanCheck {
+	return planFuncCheck(func(p *tfjson.Plan) error {
+		for _, rc := range p.ResourceChanges {
+			if rc.Address != addr {
+				continue
+			}
+			before, _ := rc.Change.Before.(map[string]any)
+			after, _ := rc.Change.After.(map[string]any)
+			var changed []string
+			for k := range after {
+				if !reflect.DeepEqual(before[k], after[k]) {
+					changed = append(changed, k)
+				}
+			}
+			slices.Sort(changed)
+			if !slices.Equal(changed, attrs) {
+				return fmt.Errorf("the plan changes %v of %s, want only %v (before %v, after %v)", changed, addr, attrs, before, after)
+			}
+			return nil
+		}
+		return fmt.Errorf("the plan lists nothing for %s", addr)
+	})
+}

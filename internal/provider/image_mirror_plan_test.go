@@ -1,0 +1,850 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	fwtypes "github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+)
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+// testResource is a zarf_image_mirror whose engine reaches the given hosts over plain HTTP,
+// anonymously.
+func testResource(t *testing.T, hosts ...string) *imageMirrorResource {
+	t.Helper()
+	c, err := registry.New(registry.Config{InsecureRegistries: hosts, Keychain: authn.NewMultiKeychain()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &imageMirrorResource{engine: mirror.New(mirror.WithClient(c))}
+}
+
+// hostsConfig is a provider block that reaches the given hosts (registries or proxies) over
+// plain HTTP.
+func hostsConfig(hosts ...string) string {
+	quoted := make([]string, len(hosts))
+	for i, h := range hosts {
+		quoted[i] = fmt.Sprintf("%q", h)
+	}
+	return fmt.Sprintf("provider \"zarf\" {\n  insecure_registries = [%s]\n}\n", strings.Join(quoted, ", "))
+}
+
+// contentSize computes, from what the registry serves and without the engine, the bytes of
+// distinct content a full mirror of ref holds: every manifest and index, every config and
+// layer blob, each distinct digest once.
+func contentSize(t *testing.T, ref string) int64 {
+	t.Helper()
+	repo := ref
+	if i := strings.LastIndex(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	sizes := map[string]int64{}
+	var visit func(ref string)
+	visit = func(ref string) {
+		raw, _ := registrytest.Fetch(t, ref)
+		sizes[sha256Of(raw)] = int64(len(raw))
+		var doc struct {
+			Manifests []struct {
+				Digest string `json:"digest"`
+			} `json:"manifests"`
+			Config *struct {
+				Digest string `json:"digest"`
+				Size   int64  `json:"size"`
+			} `json:"config"`
+			Layers []struct {
+				Digest string `json:"digest"`
+				Size   int64  `json:"size"`
+			} `json:"layers"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatalf("%s does not parse: %v", ref, err)
+		}
+		for _, m := range doc.Manifests {
+			visit(repo + "@" + m.Digest)
+		}
+		if doc.Config != nil {
+			sizes[doc.Config.Digest] = doc.Config.Size
+		}
+		for _, l := range doc.Layers {
+			sizes[l.Digest] = l.Size
+		}
+	}
+	visit(ref)
+	var total int64
+	for _, s := range sizes {
+		total += s
+	}
+	return total
+}
+
+// expectedManifests are the checks of the manifests attribute for a mirror of every platform
+// of the index raw: its image entries (attestations left out), in index order.
+func expectedManifests(t *testing.T, raw []byte) []knownvalue.Check {
+	t.Helper()
+	var idx struct {
+		Manifests []struct {
+			MediaType string `json:"mediaType"`
+			Digest    string `json:"digest"`
+			Size      int64  `json:"size"`
+			Platform  struct {
+				OS           string `json:"os"`
+				Architecture string `json:"architecture"`
+				Variant      string `json:"variant"`
+			} `json:"platform"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var checks []knownvalue.Check
+	for _, m := range idx.Manifests {
+		if m.Platform.OS == "unknown" {
+			continue
+		}
+		platform := m.Platform.OS + "/" + m.Platform.Architecture
+		if m.Platform.Variant != "" {
+			platform += "/" + m.Platform.Variant
+		}
+		checks = append(checks, knownvalue.ObjectExact(map[string]knownvalue.Check{
+			"platform":   knownvalue.StringExact(platform),
+			"digest":     knownvalue.StringExact(m.Digest),
+			"media_type": knownvalue.StringExact(m.MediaType),
+			"size":       knownvalue.Int64Exact(m.Size),
+		}))
+	}
+	return checks
+}
+
+// planStep is a plancheck.PlanCheck made of a function of the whole request.
+type planStep func(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse)
+
+func (f planStep) CheckPlan(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	f(ctx, req, resp)
+}
+
+// expectRequests fails unless the proxy counted exactly these requests of each call (calls not
+// listed are not checked).
+func expectRequests(t *testing.T, proxy *registrytest.Proxy, want map[registrytest.Call]int) error {
+	t.Helper()
+	counts := proxy.Counts()
+	t.Logf("requests at %s: %v", proxy.Host, counts)
+	for call, n := range want {
+		if counts[call] != n {
+			return fmt.Errorf("%s %s requests: got %d, want %d (all counts: %v)", call.Method, call.Kind, counts[call], n, counts)
+		}
+	}
+	return nil
+}
+
+var (
+	headManifest = registrytest.Call{Method: http.MethodHead, Kind: registrytest.KindManifest}
+	getManifest  = registrytest.Call{Method: http.MethodGet, Kind: registrytest.KindManifest}
+	getBlob      = registrytest.Call{Method: http.MethodGet, Kind: registrytest.KindBlob}
+	headBlob     = registrytest.Call{Method: http.MethodHead, Kind: registrytest.KindBlob}
+)
+
+// planModel is the plan Terraform hands to ModifyPlan for a configuration: defaults applied,
+// computed attributes unknown.
+func planModel(t *testing.T, source, target string, platforms []string, mode mirror.IndexMode) imageMirrorModel {
+	t.Helper()
+	m := imageMirrorModel{
+		Source:       fwtypes.StringValue(source),
+		Target:       fwtypes.StringValue(target),
+		Platforms:    fwtypes.SetNull(fwtypes.StringType),
+		IndexMode:    fwtypes.StringValue(string(mode)),
+		Attestations: fwtypes.BoolValue(true),
+		MaxBytes:     fwtypes.Int64Null(),
+		KeepRemotely: fwtypes.BoolValue(false),
+	}
+	if platforms != nil {
+		var d diag.Diagnostics
+		m.Platforms, d = fwtypes.SetValueFrom(context.Background(), fwtypes.StringType, platforms)
+		if d.HasError() {
+			t.Fatal(d)
+		}
+	}
+	m.setUnknownComputed()
+	return m
+}
+
+// modifyPlan calls ModifyPlan as the framework does: the plan (and the configuration, the same
+// values) from model, the prior state from state (nil for a create), no private state.
+func modifyPlan(t *testing.T, r *imageMirrorResource, model imageMirrorModel, state *imageMirrorModel) (*fwresource.ModifyPlanResponse, imageMirrorModel) {
+	t.Helper()
+	ctx := context.Background()
+	var sr fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	s := sr.Schema
+	null := tftypes.NewValue(s.Type().TerraformType(ctx), nil)
+	plan := tfsdk.Plan{Schema: s, Raw: null}
+	if d := plan.Set(ctx, &model); d.HasError() {
+		t.Fatalf("building the plan: %v", d)
+	}
+	st := tfsdk.State{Schema: s, Raw: null}
+	if state != nil {
+		if d := st.Set(ctx, state); d.HasError() {
+			t.Fatalf("building the state: %v", d)
+		}
+	}
+	req := fwresource.ModifyPlanRequest{Config: tfsdk.Config{Schema: s, Raw: plan.Raw}, Plan: plan, State: st}
+	resp := &fwresource.ModifyPlanResponse{Plan: plan}
+	r.ModifyPlan(ctx, req, resp)
+	var out imageMirrorModel
+	if d := resp.Plan.Get(ctx, &out); d.HasError() {
+		t.Fatalf("reading the modified plan: %v", d)
+	}
+	return resp, out
+}
+
+// diagTexts formats diagnostics as "summary: detail", one per element.
+func diagTexts(ds diag.Diagnostics) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Summary() + ": " + d.Detail()
+	}
+	return out
+}
+
+func mustContain(t *testing.T, text string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(text, p) {
+			t.Errorf("%q does not contain %q", text, p)
+		}
+	}
+}
+
+// sixteenPlatforms are the images of a source as large as nginx:latest in platform count.
+var sixteenPlatforms = func() []registrytest.ImageSpec {
+	platforms := []string{
+		"linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/arm/v6", "linux/386", "linux/ppc64le",
+		"linux/s390x", "linux/riscv64", "linux/mips64le", "linux/loong64", "windows/amd64", "windows/arm64",
+		"freebsd/amd64", "darwin/amd64", "darwin/arm64", "linux/mips64",
+	}
+	specs := make([]registrytest.ImageSpec, len(platforms))
+	for i, p := range platforms {
+		specs[i] = registrytest.ImageSpec{Platform: p, Layers: []int64{int64(700 + 100*i)}, Seed: int64(i)}
+	}
+	return specs
+}()
+
+// ---------------------------------------------------------------------------------------------
+// Cost: one HEAD when nothing changed
+// ---------------------------------------------------------------------------------------------
+
+func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
+	reg := registrytest.Start(t)
+	proxy := registrytest.NewProxy(t, reg)
+	registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages, Attestations: true})
+	r := testResource(t, proxy.Host, reg.Host)
+	ctx := context.Background()
+	spec := mirror.Spec{Source: proxy.Ref("app/web:1.0"), Target: reg.Ref("mirror/web"), IndexMode: mirror.ModePreserve, Attestations: true}
+
+	first, inspected, err := r.planRecord(ctx, spec, nil)
+	if err != nil || !inspected {
+		t.Fatalf("first plan: inspected = %v, err = %v", inspected, err)
+	}
+	t.Logf("first plan (no prior record): %v", proxy.Counts())
+
+	t.Run("unchanged", func(t *testing.T) {
+		proxy.Reset()
+		rec, inspected, err := r.planRecord(ctx, spec, &first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inspected {
+			t.Error("an unchanged source was inspected again")
+		}
+		if rec.Digest != first.Digest || rec.Size != first.Size || rec.ref() != first.ref() || len(rec.Manifests) != len(first.Manifests) {
+			t.Errorf("the reused record differs: %+v, want %+v", rec, first)
+		}
+		if err := expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 0, getBlob: 0, headBlob: 0}); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("max_bytes checked without reading", func(t *testing.T) {
+		proxy.Reset()
+		small := spec
+		small.MaxBytes = first.Size - 1
+		_, _, err := r.planRecord(ctx, small, &first)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(first.Size)) {
+			t.Errorf("err = %v, want max_bytes exceeded with %d", err, first.Size)
+		}
+		if err := expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 0}); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("selection changed", func(t *testing.T) {
+		proxy.Reset()
+		narrow := spec
+		narrow.Platforms = []string{"linux/amd64"}
+		rec, inspected, err := r.planRecord(ctx, narrow, &first)
+		if err != nil || !inspected {
+			t.Fatalf("inspected = %v, err = %v", inspected, err)
+		}
+		if len(rec.Manifests) != 1 || !rec.Sparse {
+			t.Errorf("record %+v, want one sparse platform", rec)
+		}
+		if proxy.Count(http.MethodGet, registrytest.KindManifest) == 0 {
+			t.Error("a new selection was planned without reading the source")
+		}
+		t.Logf("selection changed: %v", proxy.Counts())
+	})
+
+	t.Run("source tag moved", func(t *testing.T) {
+		moved := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]})
+		proxy.Reset()
+		rec, inspected, err := r.planRecord(ctx, spec, &first)
+		if err != nil || !inspected {
+			t.Fatalf("inspected = %v, err = %v", inspected, err)
+		}
+		if rec.SourceDigest != moved.Digest.String() || len(rec.Manifests) != 2 {
+			t.Errorf("record %+v, want the moved tag %s with 2 platforms", rec, moved.Digest)
+		}
+		// One HEAD finds the move; the new index is then read by the digest the HEAD found.
+		if err := expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 3}); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestAccImageMirror_replanCostsOneHeadAtSource(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	proxy := registrytest.NewProxy(t, src)
+	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	config := hostsConfig(proxy.Host, dst.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
+		proxy.Ref("app/web:1.0"), dst.Ref("mirror/web"))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				// One `terraform plan` (refresh included) between PreConfig and the PreApply checks.
+				PreConfig: proxy.Reset,
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					planStep(func(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+						resp.Error = expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 0, getBlob: 0})
+					}),
+				}},
+			},
+		},
+	})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known and unknown values
+// ---------------------------------------------------------------------------------------------
+
+// plannedValues captures the planned values of a resource, to compare them with the state
+// after apply.
+type plannedValues struct {
+	addr   string
+	values map[string]any
+}
+
+func (p *plannedValues) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address == p.addr {
+			p.values, _ = rc.Change.After.(map[string]any)
+			return
+		}
+	}
+	resp.Error = fmt.Errorf("%s is not in the plan", p.addr)
+}
+
+// sameAsState fails unless every computed attribute of the state equals what was planned.
+func (p *plannedValues) sameAsState(s *terraform.State) error {
+	rs, ok := s.RootModule().Resources[p.addr]
+	if !ok {
+		return fmt.Errorf("%s is not in the state", p.addr)
+	}
+	a := rs.Primary.Attributes
+	for _, k := range []string{"id", "source_digest", "digest", "ref"} {
+		if got, want := a[k], p.values[k]; got != want {
+			return fmt.Errorf("%s.%s: state %q, plan %v", p.addr, k, got, want)
+		}
+	}
+	if got, want := a["size"], fmt.Sprint(p.values["size"]); got != want {
+		return fmt.Errorf("%s.size: state %s, plan %s", p.addr, got, want)
+	}
+	manifests, _ := p.values["manifests"].([]any)
+	if got := a["manifests.#"]; got != fmt.Sprint(len(manifests)) {
+		return fmt.Errorf("%s.manifests: state has %s, plan %d", p.addr, got, len(manifests))
+	}
+	for i, m := range manifests {
+		for k, v := range m.(map[string]any) {
+			if got := a[fmt.Sprintf("manifests.%d.%s", i, k)]; got != fmt.Sprint(v) {
+				return fmt.Errorf("%s.manifests[%d].%s: state %q, plan %v", p.addr, i, k, got, v)
+			}
+		}
+	}
+	return nil
+}
+
+func TestAccImageMirror_planShowsWhatApplyCopies(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	digest := sha256Of(raw)
+	size := contentSize(t, src.Ref("app/web:1.0"))
+
+	manifests := expectedManifests(t, raw)
+	if len(manifests) != len(testImages) {
+		t.Fatalf("%d image entries, want %d", len(manifests), len(testImages))
+	}
+
+	full, filtered := "zarf_image_mirror.full", "zarf_image_mirror.filtered"
+	config := providerConfig(src, dst) + fmt.Sprintf(`
+resource "zarf_image_mirror" "full" {
+  source = %q
+  target = %q
+}
+resource "zarf_image_mirror" "filtered" {
+  source     = %q
+  target     = %q
+  platforms  = ["linux/arm64", "linux/s390x"]
+  index_mode = "filter"
+}
+`, src.Ref("app/web:1.0"), dst.Ref("mirror/web"), src.Ref("app/web:1.0"), dst.Ref("mirror/filtered:v1"))
+
+	expect := map[string]knownvalue.Check{
+		"id":            knownvalue.StringExact(dst.Ref("mirror/web") + "@" + digest),
+		"source_digest": knownvalue.StringExact(digest),
+		"digest":        knownvalue.StringExact(digest),
+		"ref":           knownvalue.StringExact(dst.Ref("mirror/web") + ":1.0@" + digest),
+		"size":          knownvalue.Int64Exact(size),
+		"manifests":     knownvalue.ListExact(manifests),
+	}
+	var planChecks []plancheck.PlanCheck
+	var stateChecks []statecheck.StateCheck
+	for attr, check := range expect {
+		planChecks = append(planChecks, plancheck.ExpectKnownValue(full, tfjsonpath.New(attr), check))
+		stateChecks = append(stateChecks, statecheck.ExpectKnownValue(full, tfjsonpath.New(attr), check))
+	}
+	fullPlan, filteredPlan := &plannedValues{addr: full}, &plannedValues{addr: filtered}
+	planChecks = append(planChecks, fullPlan, filteredPlan,
+		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("source_digest"), knownvalue.StringExact(digest)),
+		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("digest"), knownvalue.StringRegexp(regexp.MustCompile(`^sha256:[0-9a-f]{64}$`))),
+		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("manifests"), knownvalue.ListExact([]knownvalue.Check{
+			platformIs("linux/arm64/v8"), platformIs("linux/s390x"),
+		})),
+	)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{{
+			Config:            config,
+			ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: planChecks},
+			ConfigStateChecks: stateChecks,
+			Check: resource.ComposeTestCheckFunc(
+				fullPlan.sameAsState,
+				filteredPlan.sameAsState,
+				// The filtered index's digest, planned before anything was pushed, is that of
+				// the bytes the target serves.
+				func(*terraform.State) error {
+					got, _ := registrytest.Fetch(t, dst.Ref("mirror/filtered:v1"))
+					if want := filteredPlan.values["digest"]; sha256Of(got) != want {
+						return fmt.Errorf("the target serves %s, the plan said %v", sha256Of(got), want)
+					}
+					return nil
+				},
+			),
+		}},
+	})
+}
+
+func TestAccImageMirror_unknownSourceAtPlan(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	config := providerConfig(src, dst) + fmt.Sprintf(`
+resource "terraform_data" "src" {
+  input = %q
+}
+resource "zarf_image_mirror" "test" {
+  source = terraform_data.src.output
+  target = %q
+}
+`, src.Ref("app/web:1.0"), dst.Ref("mirror/web"))
+	var unknown []plancheck.PlanCheck
+	for _, attr := range []string{"id", "source_digest", "digest", "ref", "manifests", "size"} {
+		unknown = append(unknown, plancheck.ExpectUnknownValue(mirrorAddr, tfjsonpath.New(attr)))
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: unknown},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("digest"), knownvalue.StringExact(sha256Of(raw))),
+					statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("manifests"), knownvalue.ListSizeExact(len(testImages))),
+				},
+				Check: checkSameBytes(t, dst.Ref("mirror/web:1.0"), raw, types.OCIImageIndex),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warnings
+// ---------------------------------------------------------------------------------------------
+
+func TestModifyPlan_warnings(t *testing.T) {
+	reg := registrytest.Start(t)
+	many := registrytest.PushIndex(t, reg.Ref("app/many:1"), registrytest.IndexSpec{Images: sixteenPlatforms, Attestations: true})
+	manySize := contentSize(t, reg.Ref("app/many:1"))
+	r := testResource(t, reg.Host)
+	target := reg.Ref("mirror/many")
+
+	t.Run("all platforms implicitly", func(t *testing.T) {
+		resp, planned := modifyPlan(t, r, planModel(t, reg.Ref("app/many:1"), target, nil, mirror.ModePreserve), nil)
+		if resp.Diagnostics.HasError() {
+			t.Fatalf("errors: %v", diagTexts(resp.Diagnostics))
+		}
+		warnings := resp.Diagnostics.Warnings()
+		if len(warnings) != 1 {
+			t.Fatalf("%d warnings, want 1: %v", len(warnings), diagTexts(warnings))
+		}
+		text := diagTexts(warnings)[0]
+		t.Logf("warning: %s", text)
+		mustContain(t, text, reg.Ref("app/many:1"), "16 platforms", mirror.HumanBytes(manySize), fmt.Sprint(manySize), "platforms = [")
+		if !warnings[0].(diag.DiagnosticWithPath).Path().Equal(path.Root("platforms")) {
+			t.Errorf("the warning is about %s, want platforms", warnings[0].(diag.DiagnosticWithPath).Path())
+		}
+		if planned.Size.ValueInt64() != manySize || planned.SourceDigest.ValueString() != many.Digest.String() ||
+			planned.Digest.ValueString() != many.Digest.String() || len(planned.Manifests.Elements()) != 16 {
+			t.Errorf("planned size %v, source_digest %v, digest %v, %d manifests; want %d, %s, %s, 16",
+				planned.Size, planned.SourceDigest, planned.Digest, len(planned.Manifests.Elements()), manySize, many.Digest, many.Digest)
+		}
+		if want := target + ":1@" + many.Digest.String(); planned.Ref.ValueString() != want {
+			t.Errorf("planned ref %v, want %s", planned.Ref, want)
+		}
+	})
+
+	t.Run("one platform selected, preserve", func(t *testing.T) {
+		resp, planned := modifyPlan(t, r, planModel(t, reg.Ref("app/many:1"), target, []string{"linux/amd64"}, mirror.ModePreserve), nil)
+		if resp.Diagnostics.HasError() {
+			t.Fatalf("errors: %v", diagTexts(resp.Diagnostics))
+		}
+		warnings := diagTexts(resp.Diagnostics.Warnings())
+		if len(warnings) != 1 {
+			t.Fatalf("%d warnings, want only the sparse index one: %v", len(warnings), warnings)
+		}
+		if strings.Contains(warnings[0], "Mirroring all") {
+			t.Errorf("bloat warning with platforms set: %s", warnings[0])
+		}
+		t.Logf("warning: %s", warnings[0])
+		mustContain(t, warnings[0], "Sparse index", many.Digest.String(), "CNCF distribution registry v3",
+			"1 of the 16 platforms", "validation.manifests.indexes.platforms: none", "MANIFEST_BLOB_UNKNOWN", `index_mode = "filter"`)
+		if planned.Digest.ValueString() != many.Digest.String() || len(planned.Manifests.Elements()) != 1 {
+			t.Errorf("planned digest %v with %d manifests, want %s with 1", planned.Digest, len(planned.Manifests.Elements()), many.Digest)
+		}
+	})
+
+	t.Run("every platform without attestations, preserve", func(t *testing.T) {
+		m := planModel(t, reg.Ref("app/many:1"), target, nil, mirror.ModePreserve)
+		m.Attestations = fwtypes.BoolValue(false)
+		resp, _ := modifyPlan(t, r, m, nil)
+		warnings := resp.Diagnostics.Warnings()
+		if len(warnings) != 2 || resp.Diagnostics.HasError() {
+			t.Fatalf("diagnostics %v, want the bloat and the sparse index warnings", diagTexts(resp.Diagnostics))
+		}
+		text := diagTexts(warnings)[1]
+		mustContain(t, text, "Sparse index", "attestations = false", "validation.manifests.indexes.platforms: none")
+		if !warnings[1].(diag.DiagnosticWithPath).Path().Equal(path.Root("attestations")) {
+			t.Errorf("the warning is about %s, want attestations", warnings[1].(diag.DiagnosticWithPath).Path())
+		}
+	})
+
+	t.Run("one platform selected, filter", func(t *testing.T) {
+		resp, planned := modifyPlan(t, r, planModel(t, reg.Ref("app/many:1"), target, []string{"linux/amd64"}, mirror.ModeFilter), nil)
+		if len(resp.Diagnostics) != 0 {
+			t.Fatalf("diagnostics, want none: %v", diagTexts(resp.Diagnostics))
+		}
+		if planned.Digest.ValueString() == many.Digest.String() || planned.SourceDigest.ValueString() != many.Digest.String() {
+			t.Errorf("filter mode planned digest %v, source_digest %v", planned.Digest, planned.SourceDigest)
+		}
+	})
+
+	t.Run("untagged target", func(t *testing.T) {
+		one := registrytest.PushIndex(t, reg.Ref("app/one"), registrytest.IndexSpec{Images: testImages[:1]})
+		source := reg.Ref("app/one@" + one.Digest.String())
+		resp, planned := modifyPlan(t, r, planModel(t, source, reg.Ref("mirror/one"), nil, mirror.ModePreserve), nil)
+		warnings := diagTexts(resp.Diagnostics)
+		if len(warnings) != 1 || resp.Diagnostics.HasError() {
+			t.Fatalf("diagnostics %v, want one warning", warnings)
+		}
+		t.Logf("warning: %s", warnings[0])
+		mustContain(t, warnings[0], "digest only", reg.Ref("mirror/one@"+one.Digest.String()), "garbage", reg.Ref("mirror/one")+":<tag>")
+		if want := reg.Ref("mirror/one@" + one.Digest.String()); planned.Ref.ValueString() != want {
+			t.Errorf("planned ref %v, want %s", planned.Ref, want)
+		}
+
+		// With a tag at the target, nothing to say.
+		resp, _ = modifyPlan(t, r, planModel(t, source, reg.Ref("mirror/one:v1"), nil, mirror.ModePreserve), nil)
+		if len(resp.Diagnostics) != 0 {
+			t.Errorf("diagnostics with a tagged target: %v", diagTexts(resp.Diagnostics))
+		}
+	})
+
+	t.Run("unknown source", func(t *testing.T) {
+		m := planModel(t, "", target, nil, mirror.ModePreserve)
+		m.Source = fwtypes.StringUnknown()
+		resp, planned := modifyPlan(t, r, m, nil)
+		if len(resp.Diagnostics) != 0 {
+			t.Fatalf("diagnostics: %v", diagTexts(resp.Diagnostics))
+		}
+		if !planned.SourceDigest.IsUnknown() || !planned.Digest.IsUnknown() || !planned.Ref.IsUnknown() ||
+			!planned.ID.IsUnknown() || !planned.Manifests.IsUnknown() || !planned.Size.IsUnknown() {
+			t.Errorf("computed values not unknown: %+v", planned)
+		}
+	})
+
+	t.Run("update without private state", func(t *testing.T) {
+		// req.Private is nil: loadRecord finds no record and the source is inspected in full.
+		m := planModel(t, reg.Ref("app/many:1"), target, []string{"linux/amd64"}, mirror.ModeFilter)
+		prior := m
+		prior.Platforms = fwtypes.SetNull(fwtypes.StringType)
+		prior.IndexMode = fwtypes.StringValue(string(mirror.ModePreserve))
+		prior.SourceDigest = fwtypes.StringValue(many.Digest.String())
+		prior.Digest = fwtypes.StringValue(many.Digest.String())
+		prior.ID = fwtypes.StringValue(target + "@" + many.Digest.String())
+		prior.Ref = fwtypes.StringValue(target + ":1@" + many.Digest.String())
+		prior.Size = fwtypes.Int64Value(manySize)
+		prior.Manifests, _ = manifestsValue(nil)
+		resp, planned := modifyPlan(t, r, m, &prior)
+		if len(resp.Diagnostics) != 0 {
+			t.Fatalf("diagnostics: %v", diagTexts(resp.Diagnostics))
+		}
+		if len(planned.Manifests.Elements()) != 1 || planned.Size.ValueInt64() >= manySize {
+			t.Errorf("planned %d manifests of %v bytes", len(planned.Manifests.Elements()), planned.Size)
+		}
+	})
+}
+
+func TestLoadRecord_nilPrivateState(t *testing.T) {
+	rec, ok, diags := loadRecord(context.Background(), fwresource.ModifyPlanRequest{}.Private)
+	if ok || diags.HasError() || rec.Digest != "" {
+		t.Errorf("loadRecord(nil) = %+v, %v, %v; want nothing found, no error", rec, ok, diags)
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+func TestModifyPlan_errors(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials from this machine
+	reg := registrytest.Start(t)
+	locked := registrytest.Start(t, registrytest.WithBasicAuth("ci", "s3cret"))
+	idx := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages, Attestations: true})
+	registrytest.PushIndex(t, locked.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:1]}, locked.RemoteOptions()...)
+	size := contentSize(t, reg.Ref("app/web:1.0"))
+	r := testResource(t, reg.Host, locked.Host)
+	target := reg.Ref("mirror/web")
+	zero := "sha256:" + strings.Repeat("0", 64)
+
+	for _, tc := range []struct {
+		name  string
+		model func(m *imageMirrorModel)
+		attr  string
+		want  []string
+	}{{
+		name: "unknown platform",
+		model: func(m *imageMirrorModel) {
+			m.Platforms, _ = fwtypes.SetValueFrom(context.Background(), fwtypes.StringType, []string{"linux/amd64", "linux/riscv64"})
+		},
+		attr: "platforms",
+		want: []string{"linux/riscv64", "linux/amd64, linux/arm/v7, linux/arm64/v8, linux/s390x"},
+	}, {
+		name:  "max_bytes exceeded",
+		model: func(m *imageMirrorModel) { m.MaxBytes = fwtypes.Int64Value(size - 1) },
+		attr:  "max_bytes",
+		want:  []string{fmt.Sprintf("(%d bytes)", size), fmt.Sprintf("max_bytes = %d", size-1), mirror.HumanBytes(size)},
+	}, {
+		name:  "missing tag",
+		model: func(m *imageMirrorModel) { m.Source = fwtypes.StringValue(reg.Ref("app/web:nope")) },
+		want:  []string{"registry " + reg.Host, "app/web:nope", "not found", "MANIFEST_UNKNOWN"},
+	}, {
+		name:  "missing repository",
+		model: func(m *imageMirrorModel) { m.Source = fwtypes.StringValue(reg.Ref("app/gone:1.0")) },
+		want:  []string{"registry " + reg.Host, "app/gone", "not found"},
+	}, {
+		name:  "unauthorised",
+		model: func(m *imageMirrorModel) { m.Source = fwtypes.StringValue(locked.Ref("app/web:1.0")) },
+		want:  []string{"registry " + locked.Host, `repository "app/web"`, "UNAUTHORIZED"},
+	}, {
+		name:  "target digest that cannot match",
+		model: func(m *imageMirrorModel) { m.Target = fwtypes.StringValue(target + "@" + zero) },
+		attr:  "target",
+		want:  []string{"pinned to " + zero, "pushes " + idx.Digest.String()},
+	}, {
+		name:  "bad source reference",
+		model: func(m *imageMirrorModel) { m.Source = fwtypes.StringValue("http://" + reg.Ref("app/web:1.0")) },
+		attr:  "source",
+		want:  []string{"not a valid image reference", "without a scheme"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := planModel(t, reg.Ref("app/web:1.0"), target, nil, mirror.ModePreserve)
+			tc.model(&m)
+			resp, _ := modifyPlan(t, r, m, nil)
+			errs := resp.Diagnostics.Errors()
+			if len(errs) != 1 {
+				t.Fatalf("%d errors, want 1: %v", len(errs), diagTexts(resp.Diagnostics))
+			}
+			text := diagTexts(errs)[0]
+			t.Logf("error: %s", text)
+			mustContain(t, text, tc.want...)
+			if strings.Contains(text, "s3cret") {
+				t.Error("the error shows the password")
+			}
+			if tc.attr != "" {
+				if p, ok := errs[0].(diag.DiagnosticWithPath); !ok || !p.Path().Equal(path.Root(tc.attr)) {
+					t.Errorf("the error is not about %s: %#v", tc.attr, errs[0])
+				}
+			}
+		})
+	}
+}
+
+func TestAccImageMirror_planErrors(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	locked := registrytest.Start(t, registrytest.WithBasicAuth("ci", "s3cret"))
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	registrytest.PushIndex(t, locked.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:1]}, locked.RemoteOptions()...)
+	size := contentSize(t, src.Ref("app/web:1.0"))
+	cfg := func(source, target, extra string) string {
+		return providerConfig(src, dst, locked) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n%s\n}\n", source, target, extra)
+	}
+	web, tgt := src.Ref("app/web:1.0"), dst.Ref("mirror/web")
+	quote := regexp.QuoteMeta
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config:      cfg(web, tgt, `platforms = ["linux/riscv64"]`),
+				ExpectError: regexp.MustCompile(`(?s)does not list platform\s+linux/riscv64.*linux/amd64,\s+linux/arm/v7,\s+linux/arm64/v8,\s+linux/s390x`),
+			},
+			{
+				Config:      cfg(web, tgt, "max_bytes = 1000"),
+				ExpectError: regexp.MustCompile(fmt.Sprintf(`(?s)copies.*\(%d\s+bytes\).*max_bytes\s+=\s+1000`, size)),
+			},
+			{
+				Config:      cfg(src.Ref("app/web:nope"), tgt, ""),
+				ExpectError: regexp.MustCompile(`(?s)not\s+found\s+in\s+registry\s+` + quote(src.Host) + `.*app/web.*MANIFEST_UNKNOWN`),
+			},
+			{
+				Config:      cfg(locked.Ref("app/web:1.0"), tgt, ""),
+				ExpectError: regexp.MustCompile(`(?s)registry\s+` + quote(locked.Host) + `\s+refused\s+access\s+to\s+repository\s+"app/web".*UNAUTHORIZED`),
+			},
+			{
+				Config:      cfg(web, tgt+"@sha256:"+strings.Repeat("0", 64), ""),
+				ExpectError: regexp.MustCompile(`(?s)pinned\s+to\s+sha256:0{64}.*pushes\s+` + sha256Of(raw)),
+			},
+		},
+	})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apply copies what the plan resolved
+// ---------------------------------------------------------------------------------------------
+
+func TestAccImageMirror_tagMovedBetweenPlanAndApply(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	dstProxy := registrytest.NewProxy(t, dst)
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	var moved string
+	moveTag := planStep(func(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) {
+		// After the plan is saved and before it is applied, someone pushes another index to the
+		// source tag.
+		moved = registrytest.PushIndex(t, src.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]}).Digest.String()
+	})
+	config := hostsConfig(src.Host, dstProxy.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
+		src.Ref("app/web:1.0"), dstProxy.Ref("mirror/web"))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("source_digest"), knownvalue.StringExact(sha256Of(raw))),
+				moveTag,
+			}},
+			ExpectError: regexp.MustCompile(`Provider produced inconsistent final plan`),
+		}},
+	})
+	// Nothing reached the target: no request of any kind about manifests or blobs.
+	if err := expectRequests(t, dstProxy, map[registrytest.Call]int{
+		{Method: http.MethodPut, Kind: registrytest.KindManifest}:  0,
+		{Method: http.MethodHead, Kind: registrytest.KindManifest}: 0,
+		{Method: http.MethodPost, Kind: registrytest.KindUpload}:   0,
+		{Method: http.MethodHead, Kind: registrytest.KindBlob}:     0,
+	}); err != nil {
+		t.Error(err)
+	}
+	for _, ref := range []string{"mirror/web:1.0", "mirror/web@" + sha256Of(raw), "mirror/web@" + moved} {
+		if registrytest.Exists(t, dst.Ref(ref)) {
+			t.Errorf("%s exists at the target", ref)
+		}
+	}
+}
+
+// TestCopy_pinsPlannedDigest: a tag that moves after the final plan (when Terraform can no longer
+// notice) does not change what apply copies: the digest the plan resolved lands, so the result
+// is consistent with the plan.
+func TestCopy_pinsPlannedDigest(t *testing.T) {
+	reg := registrytest.Start(t)
+	r := testResource(t, reg.Host)
+	planned := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages, Attestations: true})
+	resp, plan := modifyPlan(t, r, planModel(t, reg.Ref("app/web:1.0"), reg.Ref("mirror/web"), nil, mirror.ModePreserve), nil)
+	if resp.Diagnostics.HasError() {
+		t.Fatal(diagTexts(resp.Diagnostics))
+	}
+	moved := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:1]})
+
+	var diags diag.Diagnostics
+	rec, ok := r.copy(context.Background(), &plan, &diags)
+	if !ok {
+		t.Fatal(diagTexts(diags))
+	}
+	if rec.SourceDigest != planned.Digest.String() || rec.Digest != planned.Digest.String() || rec.Size != plan.Size.ValueInt64() {
+		t.Errorf("copied %s (%d bytes), planned %s (%d bytes); the tag moved to %s", rec.Digest, rec.Size, planned.Digest, plan.Size.ValueInt64(), moved.Digest)
+	}
+	got, _ := registrytest.Fetch(t, reg.Ref("mirror/web:1.0"))
+	if sha256Of(got) != planned.Digest.String() {
+		t.Errorf("the target tag points at %s, want the planned %s", sha256Of(got), planned.Digest)
+	}
+}
