@@ -144,22 +144,14 @@ func (f *fixture) benchNoop(b *testing.B) {
 	f.hosts = append(f.hosts, srcProxy.Host, dstProxy.Host)
 	viaSrc := strings.Replace(f.index, f.src.Host, srcProxy.Host, 1)
 	viaDst := strings.Replace(target, f.dst.Host, dstProxy.Host, 1)
-	count := func(copyFn func() error) string {
-		srcProxy.Reset()
-		dstProxy.Reset()
-		if err := copyFn(); err != nil {
-			b.Fatal(err)
-		}
-		return describeCounts(srcProxy, dstProxy)
-	}
 	var st mirror.Stats
-	r.oursNote = count(func() error {
+	r.oursNote = countRequests(b, srcProxy, dstProxy, func() error {
 		var err error
 		st, err = f.ours(ctx, mirror.Spec{Source: viaSrc, Target: viaDst})
 		return err
 	})
 	r.oursNote += fmt.Sprintf("; stats: %d manifests skipped, %d blobs skipped", st.ManifestsSkipped, st.BlobsSkipped)
-	r.craneNote = count(func() error { return f.crane(ctx, viaSrc, viaDst) })
+	r.craneNote = countRequests(b, srcProxy, dstProxy, func() error { return f.crane(ctx, viaSrc, viaDst) })
 	f.report(b, r)
 }
 
@@ -214,7 +206,35 @@ func (f *fixture) benchFilter(b *testing.B) {
 	}
 	r.ours, r.crane = alternate(b, 1, runs, ours, theirs)
 	r.oursNote = fmt.Sprintf("%d blobs uploaded, %d MiB, %d manifests pushed", st.BlobsUploaded, st.BytesUploaded/mib, st.ManifestsPushed)
+
+	// One more run of each through counting proxies.
+	srcProxy, dstProxy := registrytest.NewProxy(b, f.src), registrytest.NewProxy(b, f.dst)
+	f.hosts = append(f.hosts, srcProxy.Host, dstProxy.Host)
+	viaSrc := strings.Replace(repo, f.src.Host, srcProxy.Host, 1)
+	r.oursNote += "; " + countRequests(b, srcProxy, dstProxy, func() error {
+		_, err := f.ours(ctx, mirror.Spec{Source: viaSrc + ":1.0", Target: dstProxy.Ref(fmt.Sprintf("filter/ours-counted-%d:1.0", f.seq.Add(1))),
+			Platforms: subset, IndexMode: mirror.ModeFilter})
+		return err
+	})
+	r.craneNote = countRequests(b, srcProxy, dstProxy, func() error {
+		dst := dstProxy.Ref(fmt.Sprintf("filter/crane-counted-%d", f.seq.Add(1)))
+		var g errgroup.Group
+		for _, d := range chosen {
+			g.Go(func() error { return f.crane(ctx, viaSrc+"@"+d.Digest.String(), dst+"@"+d.Digest.String()) })
+		}
+		return g.Wait()
+	})
 	f.report(b, r)
+}
+
+// countRequests runs copyFn once and describes what reached the proxies.
+func countRequests(b *testing.B, src, dst *registrytest.Proxy, copyFn func() error) string {
+	src.Reset()
+	dst.Reset()
+	if err := copyFn(); err != nil {
+		b.Fatal(err)
+	}
+	return describeCounts(src, dst)
 }
 
 // benchBig: one image with a single 1 GiB layer, cold, with the peak memory growth of the

@@ -82,6 +82,9 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 			return st, fmt.Errorf("after pushing, %s points at %s instead of %s: something else wrote the tag at the same time", tag, got.Digest, p.Digest)
 		}
 	}
+	if err := e.applyReferrers(ctx, t, dst, p); err != nil { // after their subjects (referrers.go)
+		return st, err
+	}
 	e.log(ctx, "mirror complete", map[string]any{
 		"ref": p.Ref(), "blobs": st.Blobs, "bytes": st.BlobBytes,
 		"blobs_uploaded": st.BlobsUploaded, "bytes_uploaded": st.BytesUploaded,
@@ -231,7 +234,9 @@ func (n *node) visitKept(f func(*node)) {
 // progressEvery is the least time between two progress messages while blobs are copied.
 const progressEvery = 5 * time.Second
 
-// copyBlobs makes the blobs present in dst, jobs at a time, and counts what it did in st.
+// copyBlobs makes the blobs present in dst and counts what it did in st. At most jobs blobs
+// stream at once; as many more get ready meanwhile (HEAD, mount or start of the upload), so
+// that the requests before a transfer do not leave a stream idle, as go-containerregistry does.
 func (e *Engine) copyBlobs(ctx context.Context, t *transfers, src, dst name.Repository, blobs []v1.Descriptor, st *Stats) error {
 	var (
 		mu       sync.Mutex
@@ -243,11 +248,12 @@ func (e *Engine) copyBlobs(ctx context.Context, t *transfers, src, dst name.Repo
 	for _, b := range blobs {
 		total += b.Size
 	}
+	streams := make(semaphore, e.jobs)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.jobs)
+	g.SetLimit(2 * e.jobs)
 	for _, b := range blobs {
 		g.Go(func() error {
-			outcome, sent, err := e.copyBlob(gctx, t, src, dst, b)
+			outcome, sent, err := e.copyBlob(gctx, t, src, dst, b, streams)
 			if err != nil {
 				return err
 			}

@@ -96,7 +96,10 @@ const (
 // mount or an upload: POST, PATCH streaming the blob, PUT); it does not report which happened,
 // so the blob it is given tells: an upload opens it, a blob already there or mounted does not.
 // When a mount is possible, a HEAD request first separates the two.
-func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repository, d v1.Descriptor) (blobOutcome, int64, error) {
+//
+// A transfer takes a slot of streams (see copyBlobs) from when the source is opened until it
+// is read to the end or closed.
+func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repository, d v1.Descriptor, streams semaphore) (blobOutcome, int64, error) {
 	from, mount := t.mountSource(src, dst, d.Digest)
 	if mount {
 		exists, err := t.blobExists(ctx, dst, d.Digest)
@@ -112,7 +115,7 @@ func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repos
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading blob %s from %s: %w", d.Digest, src, err)
 	}
-	blob := &sourceBlob{desc: d, src: l}
+	blob := &sourceBlob{ctx: ctx, desc: d, src: l, streams: streams}
 	var upload v1.Layer = blob
 	if mount {
 		upload = &remote.MountableLayer{Layer: blob, Reference: from.Digest(d.Digest.String())}
@@ -163,8 +166,10 @@ func (t *transfers) blobExists(ctx context.Context, repo name.Repository, h v1.H
 // fails on a mismatch, which aborts the upload before the registry commits the blob), and
 // sizeCheckedReader the size.
 type sourceBlob struct {
-	desc v1.Descriptor
-	src  v1.Layer
+	ctx     context.Context
+	desc    v1.Descriptor
+	src     v1.Layer
+	streams semaphore
 
 	mu   sync.Mutex
 	last *sizeCheckedReader // of the latest Compressed call; nil when never opened
@@ -191,11 +196,16 @@ func (b *sourceBlob) MediaType() (types.MediaType, error) {
 }
 
 func (b *sourceBlob) Compressed() (io.ReadCloser, error) {
-	rc, err := b.src.Compressed()
+	release, err := b.streams.acquire(b.ctx)
 	if err != nil {
 		return nil, err
 	}
-	r := &sizeCheckedReader{rc: rc, size: b.desc.Size, digest: b.desc.Digest}
+	rc, err := b.src.Compressed()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	r := &sizeCheckedReader{rc: rc, size: b.desc.Size, digest: b.desc.Digest, release: release}
 	b.mu.Lock()
 	b.last = r
 	b.mu.Unlock()
@@ -217,11 +227,14 @@ func (b *sourceBlob) sent() (int64, bool) {
 	return b.last.n, true
 }
 
-// sizeCheckedReader counts the bytes read and fails when they are more or fewer than size.
+// sizeCheckedReader counts the bytes read and fails when they are more or fewer than size. It
+// releases its stream slot at the end of the blob, on the first error or on Close.
 type sizeCheckedReader struct {
-	rc     io.ReadCloser
-	size   int64
-	digest v1.Hash
+	rc      io.ReadCloser
+	size    int64
+	digest  v1.Hash
+	release func()
+	once    sync.Once
 
 	mu sync.Mutex
 	n  int64
@@ -235,11 +248,31 @@ func (r *sizeCheckedReader) Read(p []byte) (int, error) {
 	r.mu.Unlock()
 	switch {
 	case total > r.size:
-		return n, fmt.Errorf("blob %s: the source sent more than the %d bytes the manifest gives", r.digest, r.size)
+		err = fmt.Errorf("blob %s: the source sent more than the %d bytes the manifest gives", r.digest, r.size)
 	case errors.Is(err, io.EOF) && total < r.size:
-		return n, fmt.Errorf("blob %s: the source sent %d bytes, the manifest gives %d: %w", r.digest, total, r.size, io.ErrUnexpectedEOF)
+		err = fmt.Errorf("blob %s: the source sent %d bytes, the manifest gives %d: %w", r.digest, total, r.size, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		r.once.Do(r.release)
 	}
 	return n, err
 }
 
-func (r *sizeCheckedReader) Close() error { return r.rc.Close() }
+func (r *sizeCheckedReader) Close() error {
+	err := r.rc.Close()
+	r.once.Do(r.release)
+	return err
+}
+
+// semaphore bounds the blobs that stream at once.
+type semaphore chan struct{}
+
+// acquire waits for a slot, or for ctx to end; release gives the slot back.
+func (s semaphore) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

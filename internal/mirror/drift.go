@@ -22,6 +22,8 @@ type Expected struct {
 	Digest string
 	// Manifests are the digests of every copied manifest below the top.
 	Manifests []string
+	// Referrers are the copied referrers (Plan.Referrers).
+	Referrers []Referrer
 }
 
 // Drift is what Check found at the target.
@@ -37,17 +39,21 @@ type Drift struct {
 	IndexMissing bool
 	// MissingManifests lists copied manifests the target no longer has, in Expected order.
 	MissingManifests []string
+	// MissingReferrers lists copied referrers the target no longer has (a cosign tag gone or
+	// pointing elsewhere, an OCI referrer's manifest gone), in Expected order.
+	MissingReferrers []Referrer
 }
 
 // Drifted reports whether anything differs from what was expected.
 func (d *Drift) Drifted(want Expected) bool {
-	return d.Gone || d.Current != want.Digest || d.IndexMissing || len(d.MissingManifests) > 0
+	return d.Gone || d.Current != want.Digest || d.IndexMissing || len(d.MissingManifests) > 0 || len(d.MissingReferrers) > 0
 }
 
 // Check compares the target with what was mirrored, with HEAD requests only (registries such
 // as Docker Hub do not count them against pull limits): one for the tag (or, untagged, the
 // top manifest by digest), one per expected child manifest by digest, and, only when the tag
-// is gone or points elsewhere, one for the top manifest by digest. Nothing is read from the
+// is gone or points elsewhere, one for the top manifest by digest; and one per copied referrer
+// (its cosign tag, or an OCI referrer by digest). Nothing is read from the
 // target: Check learns which digests exist, not what they contain.
 func (e *Engine) Check(ctx context.Context, want Expected) (*Drift, error) {
 	tgt, err := e.parseImageRef("target", want.Target, "")
@@ -103,6 +109,9 @@ func (e *Engine) Check(ctx context.Context, want Expected) (*Drift, error) {
 		if missing[m] {
 			d.MissingManifests = append(d.MissingManifests, m)
 		}
+	}
+	if d.MissingReferrers, err = e.checkReferrers(ctx, tgt.Repo, want.Referrers); err != nil { // referrers.go
+		return nil, err
 	}
 	return d, nil
 }

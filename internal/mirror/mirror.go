@@ -51,6 +51,9 @@ type Spec struct {
 	IndexMode IndexMode
 	// Attestations keeps BuildKit attestation entries of kept images.
 	Attestations bool
+	// Referrers also copies what refers to the copied manifests: OCI 1.1 referrers and cosign's
+	// sha256-<hex>.sig/.att/.sbom tags (see referrers.go).
+	Referrers bool
 	// MaxBytes, when positive, makes planning fail if the content to copy is larger.
 	MaxBytes int64
 }

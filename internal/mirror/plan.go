@@ -69,10 +69,17 @@ type Plan struct {
 	// Copied lists every manifest the target gets (indexes and attestations included, Platform
 	// empty where the manifest has none), the top one last.
 	Copied []Manifest
+	// Referrers lists, with Spec.Referrers, what refers to the copied manifests that the target
+	// gets unchanged and is copied with them (Size does not count them); ReferrerLookup is what
+	// FindReferrers compares to notice new ones.
+	Referrers      []Referrer
+	ReferrerLookup ReferrerLookup
 
 	root   *node
 	src    imageRef
 	target imageRef
+
+	referrers []*referrerNode // what Referrers lists, with its manifests
 }
 
 // ID is <target repository>@<digest>.
@@ -166,6 +173,11 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	}
 	if spec.MaxBytes > 0 && p.Size > spec.MaxBytes {
 		return nil, &TooLargeError{Source: p.Source, Size: p.Size, MaxBytes: spec.MaxBytes}
+	}
+	if spec.Referrers {
+		if err := e.planReferrers(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Target != "" {
 		if err := e.planTarget(p); err != nil {

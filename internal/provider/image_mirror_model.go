@@ -21,6 +21,7 @@ type imageMirrorModel struct {
 	Attestations types.Bool   `tfsdk:"attestations"`
 	MaxBytes     types.Int64  `tfsdk:"max_bytes"`
 	KeepRemotely types.Bool   `tfsdk:"keep_remotely"`
+	Referrers    types.Bool   `tfsdk:"referrers"`
 
 	ID           types.String `tfsdk:"id"`
 	SourceDigest types.String `tfsdk:"source_digest"`
@@ -28,6 +29,8 @@ type imageMirrorModel struct {
 	Ref          types.String `tfsdk:"ref"`
 	Manifests    types.List   `tfsdk:"manifests"`
 	Size         types.Int64  `tfsdk:"size"`
+
+	CopiedReferrers types.List `tfsdk:"copied_referrers"`
 }
 
 var manifestAttrTypes = map[string]attr.Type{
@@ -39,11 +42,20 @@ var manifestAttrTypes = map[string]attr.Type{
 
 var manifestObjectType = types.ObjectType{AttrTypes: manifestAttrTypes}
 
+var referrerAttrTypes = map[string]attr.Type{
+	"digest":        types.StringType,
+	"artifact_type": types.StringType,
+	"subject":       types.StringType,
+	"tag":           types.StringType,
+}
+
+var referrerObjectType = types.ObjectType{AttrTypes: referrerAttrTypes}
+
 // spec is what the configuration asks the engine for; known only when every input is known.
 func (m *imageMirrorModel) spec(ctx context.Context) (mirror.Spec, bool, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if m.Source.IsUnknown() || m.Target.IsUnknown() || m.Platforms.IsUnknown() || m.IndexMode.IsUnknown() ||
-		m.Attestations.IsUnknown() || m.MaxBytes.IsUnknown() {
+		m.Attestations.IsUnknown() || m.MaxBytes.IsUnknown() || m.Referrers.IsUnknown() {
 		return mirror.Spec{}, false, nil
 	}
 	s := mirror.Spec{
@@ -51,6 +63,7 @@ func (m *imageMirrorModel) spec(ctx context.Context) (mirror.Spec, bool, diag.Di
 		Target:       m.Target.ValueString(),
 		IndexMode:    mirror.IndexMode(m.IndexMode.ValueString()),
 		Attestations: m.Attestations.IsNull() || m.Attestations.ValueBool(),
+		Referrers:    m.Referrers.ValueBool(),
 		MaxBytes:     m.MaxBytes.ValueInt64(),
 	}
 	if !m.Platforms.IsNull() {
@@ -75,6 +88,7 @@ func (m *imageMirrorModel) setUnknownComputed() {
 	m.Ref = types.StringUnknown()
 	m.Manifests = types.ListUnknown(manifestObjectType)
 	m.Size = types.Int64Unknown()
+	m.CopiedReferrers = types.ListUnknown(referrerObjectType)
 }
 
 // setComputed fills the computed attributes from what the mirror holds.
@@ -84,9 +98,62 @@ func (m *imageMirrorModel) setComputed(r mirrorRecord) diag.Diagnostics {
 	m.Digest = types.StringValue(r.Digest)
 	m.Ref = types.StringValue(r.ref())
 	m.Size = types.Int64Value(r.Size)
-	var diags diag.Diagnostics
+	if m.Referrers.IsNull() {
+		// A state written before the argument existed: its default, so that it plans no change.
+		m.Referrers = types.BoolValue(false)
+	}
+	var diags, d diag.Diagnostics
 	m.Manifests, diags = manifestsValue(r.Manifests)
+	m.CopiedReferrers, d = referrersValue(r.Referrers)
+	diags.Append(d...)
 	return diags
+}
+
+// referrersValue is the copied_referrers list; tag is null for an OCI referrer.
+func referrersValue(rs []mirror.Referrer) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	elems := make([]attr.Value, 0, len(rs))
+	for _, r := range rs {
+		tag := types.StringNull()
+		if r.Tag != "" {
+			tag = types.StringValue(r.Tag)
+		}
+		o, d := types.ObjectValue(referrerAttrTypes, map[string]attr.Value{
+			"digest":        types.StringValue(r.Digest),
+			"artifact_type": types.StringValue(r.ArtifactType),
+			"subject":       types.StringValue(r.Subject),
+			"tag":           tag,
+		})
+		diags.Append(d...)
+		elems = append(elems, o)
+	}
+	l, d := types.ListValue(referrerObjectType, elems)
+	diags.Append(d...)
+	return l, diags
+}
+
+// plannedReferrers are the referrers that the plan shows (copied_referrers), identified by
+// digest, subject and tag; false when the plan does not know them.
+func (m *imageMirrorModel) plannedReferrers(ctx context.Context) ([]mirror.Referrer, bool, diag.Diagnostics) {
+	if m.CopiedReferrers.IsUnknown() || m.CopiedReferrers.IsNull() {
+		return nil, false, nil
+	}
+	var elems []struct {
+		Digest       types.String `tfsdk:"digest"`
+		ArtifactType types.String `tfsdk:"artifact_type"`
+		Subject      types.String `tfsdk:"subject"`
+		Tag          types.String `tfsdk:"tag"`
+	}
+	diags := m.CopiedReferrers.ElementsAs(ctx, &elems, false)
+	out := make([]mirror.Referrer, 0, len(elems))
+	for _, e := range elems {
+		if e.Digest.IsUnknown() || e.Subject.IsUnknown() || e.Tag.IsUnknown() {
+			return nil, false, diags
+		}
+		out = append(out, mirror.Referrer{Digest: e.Digest.ValueString(), ArtifactType: e.ArtifactType.ValueString(),
+			Subject: e.Subject.ValueString(), Tag: e.Tag.ValueString()})
+	}
+	return out, true, diags
 }
 
 func manifestsValue(ms []mirror.Manifest) (types.List, diag.Diagnostics) {
@@ -121,6 +188,10 @@ type mirrorRecord struct {
 	Platforms    []string          `json:"platforms"`
 	Sparse       bool              `json:"sparse"`
 	Copied       []mirror.Manifest `json:"copied"`
+	// Referrers are the copied referrers; ReferrerLookup is what planning compares to notice new
+	// ones at the source cheaply (referrers = true only).
+	Referrers      []mirror.Referrer      `json:"referrers,omitempty"`
+	ReferrerLookup *mirror.ReferrerLookup `json:"referrer_lookup,omitempty"`
 }
 
 // selection is what, besides the source digest, decides the content of a mirror.
@@ -128,6 +199,7 @@ type selection struct {
 	Platforms    []string         `json:"platforms"`
 	IndexMode    mirror.IndexMode `json:"index_mode"`
 	Attestations bool             `json:"attestations"`
+	Referrers    bool             `json:"referrers,omitempty"`
 }
 
 func selectionOf(s mirror.Spec) selection {
@@ -135,15 +207,16 @@ func selectionOf(s mirror.Spec) selection {
 	if mode == "" {
 		mode = mirror.ModePreserve
 	}
-	return selection{Platforms: s.Platforms, IndexMode: mode, Attestations: s.Attestations}
+	return selection{Platforms: s.Platforms, IndexMode: mode, Attestations: s.Attestations, Referrers: s.Referrers}
 }
 
 func (a selection) equal(b selection) bool {
-	return slices.Equal(a.Platforms, b.Platforms) && a.IndexMode == b.IndexMode && a.Attestations == b.Attestations
+	return slices.Equal(a.Platforms, b.Platforms) && a.IndexMode == b.IndexMode && a.Attestations == b.Attestations &&
+		a.Referrers == b.Referrers
 }
 
 func recordOf(p *mirror.Plan) mirrorRecord {
-	return mirrorRecord{
+	rec := mirrorRecord{
 		SourceDigest: p.SourceDigest,
 		Selection:    selectionOf(p.Spec),
 		Digest:       p.Digest,
@@ -155,6 +228,10 @@ func recordOf(p *mirror.Plan) mirrorRecord {
 		Sparse:       p.Sparse,
 		Copied:       p.Copied,
 	}
+	if p.Spec.Referrers {
+		rec.Referrers, rec.ReferrerLookup = p.Referrers, &p.ReferrerLookup
+	}
+	return rec
 }
 
 func (r mirrorRecord) id() string { return r.Repository + "@" + r.Digest }

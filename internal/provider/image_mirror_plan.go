@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -31,7 +32,11 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	var prior *mirrorRecord
+	sourceUnchanged := false
 	if !req.State.Raw.IsNull() {
+		var state imageMirrorModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		sourceUnchanged = state.Source.Equal(plan.Source)
 		rec, ok, d := loadRecord(ctx, req.Private)
 		resp.Diagnostics.Append(d...)
 		if ok {
@@ -47,8 +52,16 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 	// Warn when something is about to be copied: the source was inspected (first plan, moved
 	// source, new selection) or the mirror goes to another place. A plan without changes stays
 	// quiet.
+	if prior != nil && sourceUnchanged && rec.SourceDigest != prior.SourceDigest {
+		resp.Diagnostics.AddAttributeWarning(path.Root("source"), "Source moved since the last apply",
+			fmt.Sprintf("%s now points at %s; the last apply copied %s. The plan updates the mirror to the new content.",
+				spec.Source, rec.SourceDigest, prior.SourceDigest))
+	}
 	if inspected || prior == nil || rec.Repository != prior.Repository || rec.Tag != prior.Tag {
 		planWarnings(spec, rec, &resp.Diagnostics)
+	}
+	if prior != nil && prior.Selection.Referrers && rec.SourceDigest == prior.SourceDigest {
+		newReferrersWarning(spec, rec, *prior, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -62,7 +75,13 @@ func (r *imageMirrorResource) planRecord(ctx context.Context, spec mirror.Spec, 
 		if err != nil {
 			return mirrorRecord{}, false, err
 		}
-		if digest == prior.SourceDigest {
+		unchanged := digest == prior.SourceDigest
+		if unchanged && spec.Referrers {
+			if unchanged, err = r.referrersUnchanged(ctx, spec, prior); err != nil {
+				return mirrorRecord{}, false, err
+			}
+		}
+		if unchanged {
 			rec := *prior
 			if rec.Repository, rec.Tag, err = r.engine.Locate(spec, rec.Digest); err != nil {
 				return mirrorRecord{}, false, err
@@ -79,6 +98,34 @@ func (r *imageMirrorResource) planRecord(ctx context.Context, spec mirror.Spec, 
 		return mirrorRecord{}, false, err
 	}
 	return recordOf(p), true, nil
+}
+
+// referrersUnchanged looks for the referrers of the recorded subjects at the source (one request
+// per subject plus the cosign tag HEADs) and reports whether it finds what the last apply found.
+func (r *imageMirrorResource) referrersUnchanged(ctx context.Context, spec mirror.Spec, prior *mirrorRecord) (bool, error) {
+	if prior.ReferrerLookup == nil {
+		return false, nil
+	}
+	lookup, err := r.engine.FindReferrers(ctx, spec.Source, prior.ReferrerLookup.Subjects)
+	if err != nil {
+		return false, err
+	}
+	return lookup.Equal(*prior.ReferrerLookup), nil
+}
+
+// newReferrersWarning names the referrers that appeared at the source since the last apply.
+func newReferrersWarning(spec mirror.Spec, rec, prior mirrorRecord, diags *diag.Diagnostics) {
+	var names []string
+	for _, r := range rec.Referrers {
+		if !slices.Contains(prior.Referrers, r) {
+			names = append(names, mirror.DescribeReferrer(r))
+		}
+	}
+	if len(names) > 0 {
+		diags.AddAttributeWarning(path.Root("copied_referrers"), "New signatures or attestations at the source",
+			fmt.Sprintf("%s has referrers that the last apply did not copy: %s. The plan updates the mirror to copy them.",
+				spec.Source, strings.Join(names, "; ")))
+	}
 }
 
 // planWarnings says what may surprise in a mirror that is about to be copied.

@@ -101,6 +101,18 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "Plan fails when the content to copy is larger than this many bytes.",
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
+			"referrers": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "Also copy what refers to the copied manifests: OCI 1.1 referrers (found through the " +
+					"referrers API, else the `sha256-<hex>` fallback tag) and cosign's `sha256-<hex>.sig`, `.att` and " +
+					"`.sbom` tags, with everything they reference. Looked for are the referrers of each copied " +
+					"manifest that the target gets unchanged, so in `filter` mode not those of the new index. At the " +
+					"target, OCI referrers are listed by the referrers API where it exists, else merged into the " +
+					"fallback tag (other entries are kept); cosign tags are copied as tags. `copied_referrers` lists " +
+					"them. Default `false`. See the guide *Signatures and attestations*.",
+			},
 			"keep_remotely": schema.BoolAttribute{
 				Optional: true,
 				Computed: true,
@@ -134,6 +146,25 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"digest":     schema.StringAttribute{Computed: true, MarkdownDescription: "Digest of the image manifest."},
 					"media_type": schema.StringAttribute{Computed: true, MarkdownDescription: "Media type of the image manifest."},
 					"size":       schema.Int64Attribute{Computed: true, MarkdownDescription: "Size of the image manifest in bytes."},
+				}},
+			},
+			"copied_referrers": schema.ListNestedAttribute{
+				Computed: true,
+				MarkdownDescription: "With `referrers = true`, what refers to the copied manifests and is copied with them " +
+					"(known at plan time): signatures, attestations, SBOMs. The design calls this list `referrers`; it is " +
+					"named `copied_referrers` because `referrers` is the argument that turns the copy on. `size` does " +
+					"not count them. Empty without `referrers`. Refresh checks each one at the target (HEAD): one that " +
+					"is gone is a planned update that copies it again, and planning proposes an update when new ones " +
+					"appeared at the source.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"digest": schema.StringAttribute{Computed: true, MarkdownDescription: "Digest of the referrer's manifest."},
+					"artifact_type": schema.StringAttribute{Computed: true, MarkdownDescription: "The manifest's `artifactType`, " +
+						"else its config media type (as the referrers API reports it); for a cosign tag whose manifest " +
+						"has a plain image config, the media type of its first layer (for a signature " +
+						"`application/vnd.dev.cosign.simplesigning.v1+json`)."},
+					"subject": schema.StringAttribute{Computed: true, MarkdownDescription: "Digest of the copied manifest it refers to."},
+					"tag": schema.StringAttribute{Computed: true, MarkdownDescription: "The cosign tag it is stored under " +
+						"(`sha256-<hex>.sig`, `.att` or `.sbom`); null for an OCI referrer, which clients find by its subject."},
 				}},
 			},
 			"size": schema.Int64Attribute{
@@ -191,6 +222,12 @@ func (r *imageMirrorResource) copy(ctx context.Context, plan *imageMirrorModel, 
 		addEngineError(diags, "Cannot mirror "+spec.Source, err)
 		return mirrorRecord{}, false
 	}
+	if planned, known, d := plan.plannedReferrers(ctx); spec.Referrers && known && !d.HasError() {
+		if err := p.KeepReferrers(planned); err != nil { // copy the referrers the plan showed
+			addEngineError(diags, "Cannot mirror "+spec.Source, err)
+			return mirrorRecord{}, false
+		}
+	}
 	if _, err := r.engine.Apply(ctx, p); err != nil {
 		addEngineError(diags, "Mirroring "+spec.Source+" failed", err)
 		return mirrorRecord{}, false
@@ -211,7 +248,12 @@ func (r *imageMirrorResource) copy(ctx context.Context, plan *imageMirrorModel, 
 func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state imageMirrorModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !r.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if r.engine == nil {
+		// The provider configuration is known only after apply (a password from another
+		// resource): the target cannot be reached yet, so the state stays as it is.
 		return
 	}
 	rec, recorded, d := loadRecord(ctx, req.Private)
@@ -228,7 +270,7 @@ func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest
 		resp.Diagnostics.Append(saveRecord(ctx, resp.Private, rec)...)
 	}
 	drift, err := r.engine.Check(ctx, mirror.Expected{
-		Target: state.Target.ValueString(), Tag: rec.Tag, Digest: rec.Digest, Manifests: rec.children(),
+		Target: state.Target.ValueString(), Tag: rec.Tag, Digest: rec.Digest, Manifests: rec.children(), Referrers: rec.Referrers,
 	})
 	if err != nil {
 		addEngineError(&resp.Diagnostics, "Cannot check the target "+state.Target.ValueString(), err)
@@ -243,6 +285,7 @@ func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	resp.Diagnostics.Append(state.setComputed(rec)...)
 	reportDrift(&state, rec, drift, &resp.Diagnostics)
+	reportReferrerDrift(&state, rec, drift, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -331,6 +374,35 @@ func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift,
 	}
 }
 
+// reportReferrerDrift drops the copied referrers that the target no longer has from the state,
+// so that the plan, which lists them all, proposes the update that copies them again; and names
+// them in a warning.
+func reportReferrerDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift, diags *diag.Diagnostics) {
+	if len(drift.MissingReferrers) == 0 {
+		return
+	}
+	missing := map[mirror.Referrer]bool{}
+	var names []string
+	for _, r := range drift.MissingReferrers {
+		missing[r] = true
+		names = append(names, mirror.DescribeReferrer(r))
+	}
+	var kept []mirror.Referrer
+	for _, r := range rec.Referrers {
+		if !missing[r] {
+			kept = append(kept, r)
+		}
+	}
+	var d diag.Diagnostics
+	state.CopiedReferrers, d = referrersValue(kept)
+	diags.Append(d...)
+	diags.AddAttributeWarning(path.Root("copied_referrers"), "Signatures or attestations missing at the target",
+		fmt.Sprintf("At %s: %s %s gone (a cosign tag that was deleted or points elsewhere, or a referrer's manifest that was "+
+			"deleted), so verifiers that look for it at the target fail.\n\nThe plan shows this as a change of copied_referrers "+
+			"back to what the mirror holds; applying it copies them again.",
+			rec.Repository, strings.Join(names, "; "), map[bool]string{true: "is", false: "are"}[len(names) == 1]))
+}
+
 func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state imageMirrorModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -372,6 +444,7 @@ func (r *imageMirrorResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("index_mode"), string(mirror.ModePreserve))...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("attestations"), true)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("keep_remotely"), false)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("referrers"), false)...)
 }
 
 // parseImportID splits "<target>" or "<target>,<source>".

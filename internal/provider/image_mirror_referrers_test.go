@@ -1,0 +1,374 @@
+package provider
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+)
+
+// Media types of the referrers these tests push.
+const (
+	cosignSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+	dsseEnvelope        = "application/vnd.dsse.envelope.v1+json"
+	exampleSBOM         = "application/vnd.example.sbom"
+)
+
+// pushTestBlob uploads data to the repository ref ("<host>/<path>") and returns its descriptor.
+func pushTestBlob(t *testing.T, repo string, data []byte, mt types.MediaType) v1.Descriptor {
+	t.Helper()
+	r, err := name.NewRepository(repo, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := static.NewLayer(data, mt)
+	if err := remote.WriteLayer(r, l, remote.WithContext(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.Digest()
+	size, _ := l.Size()
+	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}
+}
+
+// cosignTagOf is cosign's tag for what refers to digest: sha256-<hex><suffix>.
+func cosignTagOf(digest, suffix string) string { return strings.Replace(digest, ":", "-", 1) + suffix }
+
+// pushCosign pushes to repo, as cosign does, a signature (".sig": a simple-signing layer
+// annotated with dev.cosignproject.cosign/signature) or an attestation (".att": a DSSE envelope)
+// of subject under the tag sha256-<hex><suffix>, and returns the manifest bytes.
+func pushCosign(t *testing.T, repo, subject, suffix string) []byte {
+	t.Helper()
+	raw := cosignManifest(t, repo, subject, suffix)
+	registrytest.PushRaw(t, repo+":"+cosignTagOf(subject, suffix), types.OCIManifestSchema1, raw)
+	return raw
+}
+
+// cosignManifest uploads the blobs of the manifest that pushCosign pushes and returns its bytes.
+func cosignManifest(t *testing.T, repo, subject, suffix string) []byte {
+	t.Helper()
+	layerType, payload := types.MediaType(cosignSimpleSigning),
+		fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`, repo, subject)
+	if suffix == ".att" {
+		layerType, payload = dsseEnvelope, fmt.Sprintf(`{"payloadType":"application/vnd.in-toto+json","payload":%q,"signatures":[]}`,
+			base64.StdEncoding.EncodeToString([]byte(`{"subject":[{"digest":{"sha256":"`+strings.TrimPrefix(subject, "sha256:")+`"}}]}`)))
+	}
+	layer := pushTestBlob(t, repo, []byte(payload), layerType)
+	config := pushTestBlob(t, repo, []byte(fmt.Sprintf(`{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[%q]}}`, layer.Digest)), types.OCIConfigJSON)
+	signature := base64.StdEncoding.EncodeToString([]byte("signature of " + subject + suffix))
+	raw := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"size":%d,"digest":%q},"layers":[{"mediaType":%q,"size":%d,"digest":%q,"annotations":{"dev.cosignproject.cosign/signature":%q}}]}`,
+		types.OCIManifestSchema1, config.MediaType, config.Size, config.Digest, layer.MediaType, layer.Size, layer.Digest, signature))
+	return raw
+}
+
+// pushSBOM pushes to repo an OCI 1.1 artifact (artifactType application/vnd.example.sbom, empty
+// config) whose subject is the manifest d, and returns its bytes. go-containerregistry adds it to
+// the fallback tag of the subject when the registry has no referrers API.
+func pushSBOM(t *testing.T, repo string, d v1.Descriptor) []byte {
+	t.Helper()
+	config := pushTestBlob(t, repo, []byte("{}"), "application/vnd.oci.empty.v1+json")
+	layer := pushTestBlob(t, repo, []byte(`{"spdxVersion":"SPDX-2.3","name":"`+d.Digest.String()+`"}`), "application/spdx+json")
+	raw := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"artifactType":%q,"config":{"mediaType":%q,"size":%d,"digest":%q},"layers":[{"mediaType":%q,"size":%d,"digest":%q}],"subject":{"mediaType":%q,"size":%d,"digest":%q}}`,
+		types.OCIManifestSchema1, exampleSBOM, config.MediaType, config.Size, config.Digest, layer.MediaType, layer.Size, layer.Digest,
+		d.MediaType, d.Size, d.Digest))
+	registrytest.PushRaw(t, repo, types.OCIManifestSchema1, raw)
+	return raw
+}
+
+// referrerIs checks one element of copied_referrers; tag "" is a null tag (an OCI referrer).
+func referrerIs(raw []byte, artifactType, subject, tag string) knownvalue.Check {
+	var tagCheck knownvalue.Check = knownvalue.Null()
+	if tag != "" {
+		tagCheck = knownvalue.StringExact(tag)
+	}
+	return knownvalue.ObjectExact(map[string]knownvalue.Check{
+		"digest": knownvalue.StringExact(sha256Of(raw)), "artifact_type": knownvalue.StringExact(artifactType),
+		"subject": knownvalue.StringExact(subject), "tag": tagCheck,
+	})
+}
+
+// listedReferrers returns the digests that clients find as referrers of subject in repo: through
+// the referrers API, else the fallback tag.
+func listedReferrers(t *testing.T, repo, subject string) []string {
+	t.Helper()
+	ref, err := name.NewDigest(repo+"@"+subject, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Referrers(ref, remote.WithContext(t.Context()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range im.Manifests {
+		out = append(out, d.Digest.String())
+	}
+	return out
+}
+
+// TestAccImageMirrorReferrers mirrors an index with referrers = true to a distribution registry
+// (no referrers API: fallback tags) and to go-containerregistry's registry (referrers API). The
+// source, a distribution registry, has BuildKit attestation entries in the index, cosign
+// signatures of the index and of the amd64 image, and SBOM artifacts (OCI 1.1, subject) of the
+// arm64 and s390x images.
+func TestAccImageMirrorReferrers(t *testing.T) {
+	if os.Getenv(resource.EnvTfAcc) == "" {
+		t.Skipf("acceptance test: set %s=1", resource.EnvTfAcc)
+	}
+	for _, impl := range registrytest.Implementations() {
+		if impl.Name != "distribution-v3-all" && impl.Name != "ggcr" {
+			continue
+		}
+		t.Run(impl.Name, func(t *testing.T) {
+			t.Parallel()
+			testMirrorReferrers(t, impl)
+		})
+	}
+}
+
+func testMirrorReferrers(t *testing.T, impl registrytest.Implementation) {
+	dst := impl.Start(t)
+	src := registrytest.Start(t)
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	digest := sha256Of(raw)
+	var index v1.IndexManifest
+	if err := json.Unmarshal(raw, &index); err != nil {
+		t.Fatal(err)
+	}
+	images := map[string]v1.Descriptor{}
+	for _, d := range index.Manifests[:len(testImages)] {
+		images[d.Platform.OS+"/"+d.Platform.Architecture] = d
+	}
+	amd64, arm64, s390x := images["linux/amd64"], images["linux/arm64"], images["linux/s390x"]
+	repo := src.Ref("app/web")
+	sigTop := pushCosign(t, repo, digest, ".sig")
+	sigAMD := pushCosign(t, repo, amd64.Digest.String(), ".sig")
+	sbomARM := pushSBOM(t, repo, arm64)
+	sbomS390X := pushSBOM(t, repo, s390x)
+	attARM := cosignManifest(t, repo, arm64.Digest.String(), ".att") // pushed (tagged) in step 3
+
+	config := func(referrers, extra string) string {
+		return providerConfig(src, dst) + fmt.Sprintf(`
+resource "zarf_image_mirror" "test" {
+  source    = %q
+  target    = %q
+  referrers = %s
+  %s
+}
+
+resource "zarf_image_mirror" "plain" {
+  source = %q
+  target = %q
+}
+`, src.Ref("app/web:1.0"), dst.Ref("mirror/web"), referrers, extra, src.Ref("app/web:1.0"), dst.Ref("mirror/plain"))
+	}
+	target := dst.Ref("mirror/web")
+	all := []knownvalue.Check{
+		referrerIs(sigAMD, cosignSimpleSigning, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".sig")),
+		referrerIs(sbomARM, exampleSBOM, arm64.Digest.String(), ""),
+		referrerIs(sbomS390X, exampleSBOM, s390x.Digest.String(), ""),
+		referrerIs(sigTop, cosignSimpleSigning, digest, cosignTagOf(digest, ".sig")),
+	}
+	// checkTarget checks that clients find the referrers at the target, byte for byte.
+	checkTarget := func(cosign map[string][]byte, oci map[string][][]byte) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			for tag, want := range cosign {
+				if err := checkSameBytes(t, target+":"+tag, want, types.OCIManifestSchema1)(nil); err != nil {
+					return err
+				}
+			}
+			for subject, wants := range oci {
+				listed := listedReferrers(t, target, subject)
+				for _, want := range wants {
+					if !slices.Contains(listed, sha256Of(want)) {
+						return fmt.Errorf("%s lists %v as referrers of %s, not %s", target, listed, subject, sha256Of(want))
+					}
+					if err := checkSameBytes(t, target+"@"+sha256Of(want), want, types.OCIManifestSchema1)(nil); err != nil {
+						return err
+					}
+				}
+				fallback := registrytest.Exists(t, target+":"+cosignTagOf(subject, ""))
+				if fallback == impl.Caps.ReferrersAPI {
+					return fmt.Errorf("%s (referrers API %t): fallback tag of %s exists = %t", dst.Name, impl.Caps.ReferrersAPI, subject, fallback)
+				}
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				// Every referrer travels; size and manifests are those of the mirror without
+				// referrers (BuildKit attestations included in size, not listed).
+				Config: config("true", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact(all)),
+					plancheck.ExpectKnownValue("zarf_image_mirror.plain", tfjsonpath.New("copied_referrers"), knownvalue.ListSizeExact(0)),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact(all)),
+					statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("manifests"), knownvalue.ListSizeExact(len(testImages))),
+					statecheck.CompareValuePairs(mirrorAddr, tfjsonpath.New("size"), "zarf_image_mirror.plain", tfjsonpath.New("size"), compare.ValuesSame()),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					checkSameBytes(t, target+":1.0", raw, types.OCIImageIndex),
+					checkTarget(
+						map[string][]byte{cosignTagOf(digest, ".sig"): sigTop, cosignTagOf(amd64.Digest.String(), ".sig"): sigAMD},
+						map[string][][]byte{arm64.Digest.String(): {sbomARM}, s390x.Digest.String(): {sbomS390X}}),
+					func(*terraform.State) error {
+						if registrytest.Exists(t, dst.Ref("mirror/plain:"+cosignTagOf(digest, ".sig"))) {
+							return fmt.Errorf("referrers = false copied the index signature")
+						}
+						return nil
+					},
+				),
+			},
+			{
+				// A signature deleted at the target: refresh notices it, the plan repairs it.
+				PreConfig: func() {
+					if impl.Caps.ReferrersAPI { // go-containerregistry's registry deletes the tag alone
+						registrytest.Delete(t, target+":"+cosignTagOf(amd64.Digest.String(), ".sig"))
+					} else { // distribution deletes the manifest and its tags
+						registrytest.Delete(t, target+"@"+sha256Of(sigAMD))
+					}
+				},
+				Config: config("true", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("zarf_image_mirror.plain", plancheck.ResourceActionNoop),
+					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact(all)),
+				}},
+				Check: checkTarget(map[string][]byte{cosignTagOf(amd64.Digest.String(), ".sig"): sigAMD}, nil),
+			},
+			{
+				// A new attestation at the source: the plan proposes to copy it.
+				PreConfig: func() {
+					registrytest.PushRaw(t, repo+":"+cosignTagOf(arm64.Digest.String(), ".att"), types.OCIManifestSchema1, attARM)
+				},
+				Config: config("true", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{
+						all[0], all[1],
+						referrerIs(attARM, dsseEnvelope, arm64.Digest.String(), cosignTagOf(arm64.Digest.String(), ".att")),
+						all[2], all[3],
+					})),
+				}},
+				Check: checkTarget(map[string][]byte{cosignTagOf(arm64.Digest.String(), ".att"): attARM}, nil),
+			},
+			{
+				// A platform subset as a new index keeps exactly the referrers of what it keeps:
+				// not those of the source index (the target index is new), arm64 or s390x.
+				Config: config("true", "platforms = [\"linux/amd64\"]\n  index_mode = \"filter\""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact(all[:1])),
+				}},
+			},
+		},
+	})
+}
+
+// TestAccImageMirrorReferrersSubset mirrors two platforms of an index into a fresh target in
+// filter mode: only the referrers of the copied images travel.
+func TestAccImageMirrorReferrersSubset(t *testing.T) {
+	if os.Getenv(resource.EnvTfAcc) == "" {
+		t.Skipf("acceptance test: set %s=1", resource.EnvTfAcc)
+	}
+	t.Parallel()
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	var index v1.IndexManifest
+	if err := json.Unmarshal(raw, &index); err != nil {
+		t.Fatal(err)
+	}
+	repo := src.Ref("app/web")
+	amd64, s390x := index.Manifests[0], index.Manifests[3]
+	sigTop := pushCosign(t, repo, sha256Of(raw), ".sig")
+	sigAMD := pushCosign(t, repo, amd64.Digest.String(), ".sig")
+	sbomS390X := pushSBOM(t, repo, s390x)
+	target := dst.Ref("mirror/web")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{{
+			Config: mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nreferrers = true\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\nindex_mode = \"filter\"",
+				src.Ref("app/web:1.0"), target), src, dst),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{
+					referrerIs(sigAMD, cosignSimpleSigning, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".sig")),
+				})),
+			},
+			Check: func(*terraform.State) error {
+				if err := checkSameBytes(t, target+":"+cosignTagOf(amd64.Digest.String(), ".sig"), sigAMD, types.OCIManifestSchema1)(nil); err != nil {
+					return err
+				}
+				for _, r := range [][]byte{sigTop, sbomS390X} {
+					if registrytest.Exists(t, target+"@"+sha256Of(r)) {
+						return fmt.Errorf("%s, a referrer of something not copied, was copied", sha256Of(r))
+					}
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+func TestReportReferrerDrift(t *testing.T) {
+	sig := mirror.Referrer{Digest: "sha256:s1", ArtifactType: cosignSimpleSigning, Subject: "sha256:a1", Tag: "sha256-a1.sig"}
+	sbom := mirror.Referrer{Digest: "sha256:s2", ArtifactType: exampleSBOM, Subject: "sha256:a2"}
+	rec := mirrorRecord{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0", Referrers: []mirror.Referrer{sig, sbom}}
+	var state imageMirrorModel
+	if d := state.setComputed(rec); d.HasError() {
+		t.Fatal(d)
+	}
+	var diags diag.Diagnostics
+	reportReferrerDrift(&state, rec, &mirror.Drift{Current: rec.Digest}, &diags)
+	if len(diags) != 0 || len(state.CopiedReferrers.Elements()) != 2 {
+		t.Fatalf("without drift: %v, %d referrers", diags, len(state.CopiedReferrers.Elements()))
+	}
+	reportReferrerDrift(&state, rec, &mirror.Drift{Current: rec.Digest, MissingReferrers: []mirror.Referrer{sig}}, &diags)
+	if len(diags) != 1 || diags[0].Summary() != "Signatures or attestations missing at the target" || len(state.CopiedReferrers.Elements()) != 1 {
+		t.Fatalf("diagnostics %v, %d referrers left", diags, len(state.CopiedReferrers.Elements()))
+	}
+	for _, p := range []string{"At r.example/mirror/web: cosign tag sha256-a1.sig (sha256:s1), artifact type " + cosignSimpleSigning + ", of sha256:a1 is gone",
+		"applying it copies them again"} {
+		if !strings.Contains(diags[0].Detail(), p) {
+			t.Errorf("warning %q does not say %q", diags[0].Detail(), p)
+		}
+	}
+
+	diags = nil
+	newReferrersWarning(mirror.Spec{Source: "src.example/app:1.0"}, mirrorRecord{Referrers: []mirror.Referrer{sig, sbom}}, mirrorRecord{Referrers: []mirror.Referrer{sig}}, &diags)
+	if len(diags) != 1 || !strings.Contains(diags[0].Detail(), "referrer sha256:s2, artifact type "+exampleSBOM+", of sha256:a2") {
+		t.Fatalf("new referrers warning: %v", diags)
+	}
+	diags = nil
+	newReferrersWarning(mirror.Spec{}, rec, rec, &diags)
+	if len(diags) != 0 {
+		t.Fatalf("warning without new referrers: %v", diags)
+	}
+}
