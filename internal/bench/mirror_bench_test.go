@@ -39,7 +39,7 @@ import (
 const (
 	mib  = 1 << 20
 	jobs = 4 // the provider's default, and crane's
-	runs = 7 // measured runs per tool for the cold copies of the index and the subset
+	runs = 7 // measured runs per tool for the cold copies of the index (twice as many for the subset)
 )
 
 // The index: 8 platforms, 3 layers each (32 + 12 + 6 MiB), 400 MiB in all.
@@ -56,7 +56,10 @@ type row struct {
 	scenario     string
 	ours, crane  []sample
 	warm         []sample // ours with one Engine for every run
-	cpuRatio     float64
+	other        []sample // another crane baseline, named otherName
+	otherName    string
+	cpuRatio     float64 // 0 when the copies are too short to measure CPU time
+	paired       float64
 	oursNote     string
 	craneNote    string
 	ratio        float64
@@ -204,7 +207,19 @@ func (f *fixture) benchFilter(b *testing.B) {
 		}
 		return g.Wait()
 	}
-	r.ours, r.crane = alternate(b, 1, runs, ours, theirs)
+	// As a user would script it: one crane copy after the other.
+	sequential := func() error {
+		dst := f.fresh("filter/crane-seq")
+		for _, d := range chosen {
+			if err := f.crane(ctx, repo+"@"+d.Digest.String(), dst+"@"+d.Digest.String()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	s := rotate(b, 1, 2*runs, ours, theirs, sequential)
+	r.ours, r.crane, r.other = s[0], s[1], s[2]
+	r.otherName = "2 crane.Copy one after the other"
 	r.oursNote = fmt.Sprintf("%d blobs uploaded, %d MiB, %d manifests pushed", st.BlobsUploaded, st.BytesUploaded/mib, st.ManifestsPushed)
 
 	// One more run of each through counting proxies.
@@ -259,7 +274,7 @@ func (f *fixture) benchBig(b *testing.B) {
 		cranePeak = cranePeak.max(m.stop())
 		return err
 	}
-	r.ours, r.crane = alternate(b, 0, 3, ours, theirs)
+	r.ours, r.crane = alternate(b, 0, 5, ours, theirs)
 	r.oursMem, r.craneMem = oursPeak.String(), cranePeak.String()
 	b.ReportMetric(float64(oursPeak.heap)/mib, "ours-peak-heap-MiB")
 	b.ReportMetric(float64(oursPeak.rss)/mib, "ours-peak-rss-MiB")
@@ -307,27 +322,29 @@ func (f *fixture) fresh(prefix string) string {
 // alternating which goes first, and returns the measurements.
 func alternate(b *testing.B, warmup, n int, ours, theirs func() error) (o, t []sample) {
 	b.Helper()
-	timed := func(fn func() error, into *[]sample, measure bool) {
-		runtime.GC()
-		cpu0, start := cpuTime(), time.Now()
-		if err := fn(); err != nil {
-			b.Fatal(err)
-		}
-		if measure {
-			*into = append(*into, sample{wall: time.Since(start), cpu: cpuTime() - cpu0})
-		}
-	}
+	s := rotate(b, warmup, n, ours, theirs)
+	return s[0], s[1]
+}
+
+// rotate runs warmup unmeasured rounds, then n measured rounds; every round runs each of fns
+// once, starting with the next one each round, and returns the measurements of each.
+func rotate(b *testing.B, warmup, n int, fns ...func() error) [][]sample {
+	b.Helper()
+	out := make([][]sample, len(fns))
 	for i := range warmup + n {
-		measure := i >= warmup
-		if i%2 == 0 {
-			timed(ours, &o, measure)
-			timed(theirs, &t, measure)
-		} else {
-			timed(theirs, &t, measure)
-			timed(ours, &o, measure)
+		for j := range fns {
+			k := (i + j) % len(fns)
+			runtime.GC()
+			cpu0, start := cpuTime(), time.Now()
+			if err := fns[k](); err != nil {
+				b.Fatal(err)
+			}
+			if i >= warmup {
+				out[k] = append(out[k], sample{wall: time.Since(start), cpu: cpuTime() - cpu0})
+			}
 		}
 	}
-	return o, t
+	return out
 }
 
 // sample is one measured copy: the wall time, and the CPU time of this process and of the
@@ -399,9 +416,13 @@ func median(ds []time.Duration) time.Duration {
 func (f *fixture) report(b *testing.B, r row) {
 	om, cm := median(walls(r.ours)), median(walls(r.crane))
 	r.ratio = float64(om) / float64(cm)
-	r.cpuRatio = float64(median(cpus(r.ours))) / float64(median(cpus(r.crane)))
+	r.paired = pairedRatio(r.ours, r.crane)
 	b.ReportMetric(r.ratio, "ours/crane")
-	b.ReportMetric(r.cpuRatio, "cpu-ours/crane")
+	b.ReportMetric(r.paired, "paired-ours/crane")
+	if om >= minCPUWall {
+		r.cpuRatio = float64(median(cpus(r.ours))) / float64(median(cpus(r.crane)))
+		b.ReportMetric(r.cpuRatio, "cpu-ours/crane")
+	}
 	b.ReportMetric(om.Seconds(), "ours-median-s")
 	b.ReportMetric(cm.Seconds(), "crane-median-s")
 	b.Logf("%s: ours %v (median %v, CPU %v), crane %v (median %v, CPU %v), ratio %.3f, CPU ratio %.3f", r.scenario,
@@ -409,6 +430,10 @@ func (f *fixture) report(b *testing.B, r row) {
 	if r.warm != nil {
 		b.ReportMetric(float64(median(walls(r.warm)))/float64(cm), "warm-ours/crane")
 		b.Logf("  ours with a warm engine: %v (median %v)", round(walls(r.warm)), median(walls(r.warm)))
+	}
+	if r.other != nil {
+		b.ReportMetric(float64(om)/float64(median(walls(r.other))), "ours/crane-other")
+		b.Logf("  %s: %v (median %v)", r.otherName, round(walls(r.other)), median(walls(r.other)))
 	}
 	if r.oursNote != "" {
 		b.Logf("  ours: %s", r.oursNote)
@@ -419,6 +444,28 @@ func (f *fixture) report(b *testing.B, r row) {
 	f.mu.Lock()
 	f.rows = append(f.rows, r)
 	f.mu.Unlock()
+}
+
+// minCPUWall is the shortest copy whose CPU time is reported: the CPU times of the registry
+// processes count in ticks of 10 ms.
+const minCPUWall = 200 * time.Millisecond
+
+// pairedRatio is the median of the ratios of the runs of the same round, which a slow moment of
+// the machine affects less than the ratio of the medians.
+func pairedRatio(ours, theirs []sample) float64 {
+	var ratios []float64
+	for i := range min(len(ours), len(theirs)) {
+		ratios = append(ratios, float64(ours[i].wall)/float64(theirs[i].wall))
+	}
+	slices.Sort(ratios)
+	switch n := len(ratios); {
+	case n == 0:
+		return 0
+	case n%2 == 1:
+		return ratios[n/2]
+	default:
+		return (ratios[n/2-1] + ratios[n/2]) / 2
+	}
 }
 
 func round(ds []time.Duration) []time.Duration {
@@ -433,15 +480,24 @@ func (f *fixture) printTable() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "\n%d CPU, %s, jobs=%d; medians; CPU: this process and both registries\n", runtime.NumCPU(), runtime.Version(), jobs)
-	fmt.Fprintln(w, "scenario\tours\tcrane\tours/crane\tCPU ours/crane\truns\tcompared with")
+	fmt.Fprintf(w, "\n%d CPU, %s, jobs=%d. ours/crane: ratio of the median times; paired: median of the ratios\n"+
+		"of the runs of each round; CPU: CPU time of this process and both registries.\n", runtime.NumCPU(), runtime.Version(), jobs)
+	fmt.Fprintln(w, "scenario\tours\tcrane\tours/crane\tpaired\tCPU ours/crane\truns\tcompared with")
 	for _, r := range f.rows {
-		fmt.Fprintf(w, "%s\t%v\t%v\t%.2f\t%.2f\t%d+%d\t%s\n", r.scenario, median(walls(r.ours)).Round(100*time.Microsecond),
-			median(walls(r.crane)).Round(100*time.Microsecond), r.ratio, r.cpuRatio, len(r.ours), len(r.crane), r.comparedWith)
+		cpu := "-"
+		if r.cpuRatio > 0 {
+			cpu = fmt.Sprintf("%.2f", r.cpuRatio)
+		}
+		fmt.Fprintf(w, "%s\t%v\t%v\t%.2f\t%.2f\t%s\t%d+%d\t%s\n", r.scenario, median(walls(r.ours)).Round(100*time.Microsecond),
+			median(walls(r.crane)).Round(100*time.Microsecond), r.ratio, r.paired, cpu, len(r.ours), len(r.crane), r.comparedWith)
 	}
 	for _, r := range f.rows {
-		if r.oursNote != "" || r.craneNote != "" || r.oursMem != "" || r.warm != nil {
+		if r.oursNote != "" || r.craneNote != "" || r.oursMem != "" || r.warm != nil || r.other != nil {
 			fmt.Fprintf(w, "%s:\n", r.scenario)
+		}
+		if r.other != nil {
+			fmt.Fprintf(w, "  compared with %s instead: %v, ratio %.2f\n", r.otherName,
+				median(walls(r.other)).Round(100*time.Microsecond), float64(median(walls(r.ours)))/float64(median(walls(r.other))))
 		}
 		if r.warm != nil {
 			fmt.Fprintf(w, "  ours with a warm engine (later resources of one provider instance): %v, ratio %.2f\n",

@@ -71,12 +71,12 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	if p.TargetTag != "" && !tagged {
 		tag := dst.Tag(p.TargetTag)
 		if err := t.pusher.Put(ctx, tag, rawManifest{p.root.out, p.root.desc.MediaType}); err != nil {
-			return st, fmt.Errorf("tagging %s: %w", tag, err)
+			return st, e.explain("tagging", tag, err)
 		}
 		st.Tagged = true
 		got, err := t.puller.Head(ctx, tag)
 		if err != nil {
-			return st, fmt.Errorf("reading back %s: %w", tag, err)
+			return st, e.explain("reading back", tag, err)
 		}
 		if got.Digest.String() != p.Digest {
 			return st, fmt.Errorf("after pushing, %s points at %s instead of %s: something else wrote the tag at the same time", tag, got.Digest, p.Digest)
@@ -120,7 +120,7 @@ func (e *Engine) survey(ctx context.Context, t *transfers, dst name.Repository, 
 	}
 	check := func(ctx context.Context, digest string) func() error {
 		return func() error {
-			ok, err := t.manifestExists(ctx, dst.Digest(digest))
+			ok, err := e.manifestExists(ctx, t, dst.Digest(digest))
 			if ok {
 				mu.Lock()
 				have[digest] = true
@@ -150,7 +150,8 @@ func (e *Engine) survey(ctx context.Context, t *transfers, dst name.Repository, 
 	return have, tagged, nil
 }
 
-func (t *transfers) manifestExists(ctx context.Context, ref name.Digest) (bool, error) {
+// manifestExists HEADs ref at the target.
+func (e *Engine) manifestExists(ctx context.Context, t *transfers, ref name.Digest) (bool, error) {
 	_, err := t.puller.Head(ctx, ref)
 	if err == nil {
 		return true, nil
@@ -158,7 +159,7 @@ func (t *transfers) manifestExists(ctx context.Context, ref name.Digest) (bool, 
 	if isNotFound(err) {
 		return false, nil
 	}
-	return false, fmt.Errorf("checking %s: %w", ref, err)
+	return false, e.explain("checking", ref, err)
 }
 
 // missingBlobs lists the distinct blobs of the kept image manifests that the target does not
@@ -299,7 +300,7 @@ func (e *Engine) pushManifests(ctx context.Context, t *transfers, dst name.Repos
 				if n.isIndex && p.Sparse && isManifestRejection(err) {
 					return &SparseIndexRejectedError{Target: p.TargetRepository, Err: err}
 				}
-				return fmt.Errorf("pushing %s: %w", ref, err)
+				return e.explain("pushing", ref, err)
 			}
 			pushed[i] = true
 			return nil

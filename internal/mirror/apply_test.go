@@ -389,7 +389,14 @@ func TestApplyErrors(t *testing.T) {
 		t.Fatalf("tag written: HTTP %d", status)
 	}
 
-	// A source blob that went missing between plan and apply.
+	// A source blob that went missing between plan and apply. The denied attempt above left the
+	// blobs at dst (where the engine would mount them from), so an empty registry makes it read
+	// the source again.
+	dst = newTestRegistry(t)
+	p, err = e.Plan(t.Context(), Spec{Source: f.ref(), Target: dst.host + "/mirror/app", Attestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	src.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.Contains(r.URL.Path, "/blobs/"+f.shared.Digest.String()) {
 			w.Header().Set("Content-Type", "application/json")

@@ -104,7 +104,7 @@ func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repos
 	if mount {
 		exists, err := t.blobExists(ctx, dst, d.Digest)
 		if err != nil {
-			return 0, 0, fmt.Errorf("checking blob %s at %s: %w", d.Digest, dst, err)
+			return 0, 0, e.explain("checking blob", dst.Digest(d.Digest.String()), err)
 		}
 		if exists {
 			t.remember(dst, d.Digest)
@@ -113,7 +113,7 @@ func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repos
 	}
 	l, err := t.puller.Layer(ctx, src.Digest(d.Digest.String()))
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading blob %s from %s: %w", d.Digest, src, err)
+		return 0, 0, e.explain("reading blob", src.Digest(d.Digest.String()), err)
 	}
 	blob := &sourceBlob{ctx: ctx, desc: d, src: l, streams: streams}
 	var upload v1.Layer = blob
@@ -129,7 +129,7 @@ func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repos
 		err = t.pusher.Upload(ctx, dst, blob)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("copying blob %s to %s: %w", d.Digest, dst, err)
+		return 0, 0, e.explain("copying blob to", dst.Digest(d.Digest.String()), err)
 	}
 	t.remember(dst, d.Digest)
 	if sent, opened := blob.sent(); opened {

@@ -374,14 +374,9 @@ func (e *Engine) readReferrer(ctx context.Context, repo name.Repository, r Refer
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", DescribeReferrer(r), err)
 	}
-	if r.Tag == "" {
-		var m struct {
-			Subject *v1.Descriptor `json:"subject"`
-		}
-		if json.Unmarshal(n.raw, &m) != nil || m.Subject == nil || m.Subject.Digest.String() != r.Subject {
-			e.log(ctx, "a listed referrer does not refer to its subject; it is not copied", map[string]any{"referrer": DescribeReferrer(r)})
-			return nil, nil
-		}
+	if r.Tag == "" && subjectOf(n.raw) != r.Subject {
+		e.log(ctx, "a listed referrer does not refer to its subject; it is not copied", map[string]any{"referrer": DescribeReferrer(r)})
+		return nil, nil
 	}
 	if err := e.readReferrerTree(ctx, repo, n, 0); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", DescribeReferrer(r), err)
@@ -391,6 +386,17 @@ func (e *Engine) readReferrer(ctx context.Context, repo name.Repository, r Refer
 		c.outDigest = c.desc.Digest.String()
 	})
 	return n, nil
+}
+
+// subjectOf returns the digest of a manifest's subject; empty when it has none.
+func subjectOf(raw []byte) string {
+	var m struct {
+		Subject *v1.Descriptor `json:"subject"`
+	}
+	if json.Unmarshal(raw, &m) != nil || m.Subject == nil {
+		return ""
+	}
+	return m.Subject.Digest.String()
 }
 
 // readReferrerTree reads every manifest that the referrer index n lists, recursively.
@@ -487,7 +493,7 @@ func (e *Engine) applyReferrers(ctx context.Context, t *transfers, dst name.Repo
 	g.SetLimit(e.jobs)
 	for _, n := range manifests {
 		g.Go(func() error {
-			ok, err := t.manifestExists(gctx, dst.Digest(n.outDigest))
+			ok, err := e.manifestExists(gctx, t, dst.Digest(n.outDigest))
 			if ok {
 				mu.Lock()
 				have[n.outDigest] = true
@@ -540,7 +546,7 @@ func (e *Engine) applyReferrers(ctx context.Context, t *transfers, dst name.Repo
 		}
 		ref := dst.Digest(n.outDigest)
 		if err := t.pusher.Put(ctx, ref, rawManifest{n.out, n.desc.MediaType}); err != nil {
-			return fmt.Errorf("pushing referrer %s: %w", ref, err)
+			return e.explain("pushing referrer", ref, err)
 		}
 		pushed++
 	}
@@ -550,7 +556,7 @@ func (e *Engine) applyReferrers(ctx context.Context, t *transfers, dst name.Repo
 		}
 		tag := dst.Tag(r.Tag)
 		if err := t.pusher.Put(ctx, tag, rawManifest{r.node.out, r.node.desc.MediaType}); err != nil {
-			return fmt.Errorf("tagging %s: %w", tag, err)
+			return e.explain("tagging", tag, err)
 		}
 		pushed++
 	}

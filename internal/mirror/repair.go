@@ -101,7 +101,7 @@ func (e *Engine) recopyBelow(ctx context.Context, t *transfers, dst name.Reposit
 	for _, c := range below {
 		ref := dst.Digest(c.outDigest)
 		if err := t.pusher.Put(ctx, ref, rawManifest{c.out, c.desc.MediaType}); err != nil {
-			return fmt.Errorf("pushing %s: %w", ref, err)
+			return e.explain("pushing", ref, err)
 		}
 	}
 	return nil

@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	fwtypes "github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -170,12 +173,12 @@ func testMirrorReferrers(t *testing.T, impl registrytest.Implementation) {
 	sbomS390X := pushSBOM(t, repo, s390x)
 	attARM := cosignManifest(t, repo, arm64.Digest.String(), ".att") // pushed (tagged) in step 3
 
-	config := func(referrers, extra string) string {
+	config := func(extra string) string {
 		return providerConfig(src, dst) + fmt.Sprintf(`
 resource "zarf_image_mirror" "test" {
   source    = %q
   target    = %q
-  referrers = %s
+  referrers = true
   %s
 }
 
@@ -183,7 +186,7 @@ resource "zarf_image_mirror" "plain" {
   source = %q
   target = %q
 }
-`, src.Ref("app/web:1.0"), dst.Ref("mirror/web"), referrers, extra, src.Ref("app/web:1.0"), dst.Ref("mirror/plain"))
+`, src.Ref("app/web:1.0"), dst.Ref("mirror/web"), extra, src.Ref("app/web:1.0"), dst.Ref("mirror/plain"))
 	}
 	target := dst.Ref("mirror/web")
 	all := []knownvalue.Check{
@@ -224,7 +227,7 @@ resource "zarf_image_mirror" "plain" {
 			{
 				// Every referrer travels; size and manifests are those of the mirror without
 				// referrers (BuildKit attestations included in size, not listed).
-				Config: config("true", ""),
+				Config: config(""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact(all)),
 					plancheck.ExpectKnownValue("zarf_image_mirror.plain", tfjsonpath.New("copied_referrers"), knownvalue.ListSizeExact(0)),
@@ -256,7 +259,7 @@ resource "zarf_image_mirror" "plain" {
 						registrytest.Delete(t, target+"@"+sha256Of(sigAMD))
 					}
 				},
-				Config: config("true", ""),
+				Config: config(""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectResourceAction("zarf_image_mirror.plain", plancheck.ResourceActionNoop),
@@ -269,7 +272,7 @@ resource "zarf_image_mirror" "plain" {
 				PreConfig: func() {
 					registrytest.PushRaw(t, repo+":"+cosignTagOf(arm64.Digest.String(), ".att"), types.OCIManifestSchema1, attARM)
 				},
-				Config: config("true", ""),
+				Config: config(""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{
@@ -283,7 +286,7 @@ resource "zarf_image_mirror" "plain" {
 			{
 				// A platform subset as a new index keeps exactly the referrers of what it keeps:
 				// not those of the source index (the target index is new), arm64 or s390x.
-				Config: config("true", "platforms = [\"linux/amd64\"]\n  index_mode = \"filter\""),
+				Config: config("platforms = [\"linux/amd64\"]\n  index_mode = \"filter\""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact(all[:1])),
@@ -294,7 +297,9 @@ resource "zarf_image_mirror" "plain" {
 }
 
 // TestAccImageMirrorReferrersSubset mirrors two platforms of an index into a fresh target in
-// filter mode: only the referrers of the copied images travel.
+// filter mode: only the referrers of the copied images travel. A signature that appears between
+// plan and apply stops the apply (Terraform's re-plan at apply time sees it) before anything is
+// copied; the next plan copies it.
 func TestAccImageMirrorReferrersSubset(t *testing.T) {
 	if os.Getenv(resource.EnvTfAcc) == "" {
 		t.Skipf("acceptance test: set %s=1", resource.EnvTfAcc)
@@ -311,30 +316,90 @@ func TestAccImageMirrorReferrersSubset(t *testing.T) {
 	sigTop := pushCosign(t, repo, sha256Of(raw), ".sig")
 	sigAMD := pushCosign(t, repo, amd64.Digest.String(), ".sig")
 	sbomS390X := pushSBOM(t, repo, s390x)
+	attAMD := cosignManifest(t, repo, amd64.Digest.String(), ".att")
 	target := dst.Ref("mirror/web")
+	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nreferrers = true\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\nindex_mode = \"filter\"",
+		src.Ref("app/web:1.0"), target), src, dst)
+	sigCheck := referrerIs(sigAMD, cosignSimpleSigning, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".sig"))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
-		Steps: []resource.TestStep{{
-			Config: mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nreferrers = true\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\nindex_mode = \"filter\"",
-				src.Ref("app/web:1.0"), target), src, dst),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{
-					referrerIs(sigAMD, cosignSimpleSigning, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".sig")),
-				})),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{sigCheck})),
+					planStep(func(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) {
+						// After the plan is saved and before it is applied, the image gets an attestation.
+						registrytest.PushRaw(t, repo+":"+cosignTagOf(amd64.Digest.String(), ".att"), types.OCIManifestSchema1, attAMD)
+					}),
+				}},
+				ExpectError: regexp.MustCompile(`Provider produced inconsistent final plan`),
 			},
-			Check: func(*terraform.State) error {
-				if err := checkSameBytes(t, target+":"+cosignTagOf(amd64.Digest.String(), ".sig"), sigAMD, types.OCIManifestSchema1)(nil); err != nil {
-					return err
-				}
-				for _, r := range [][]byte{sigTop, sbomS390X} {
-					if registrytest.Exists(t, target+"@"+sha256Of(r)) {
-						return fmt.Errorf("%s, a referrer of something not copied, was copied", sha256Of(r))
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{
+						sigCheck,
+						referrerIs(attAMD, dsseEnvelope, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".att")),
+					})),
+				},
+				Check: func(*terraform.State) error {
+					if err := checkSameBytes(t, target+":"+cosignTagOf(amd64.Digest.String(), ".sig"), sigAMD, types.OCIManifestSchema1)(nil); err != nil {
+						return err
 					}
-				}
-				return nil
+					for _, r := range [][]byte{sigTop, sbomS390X} {
+						if registrytest.Exists(t, target+"@"+sha256Of(r)) {
+							return fmt.Errorf("%s, a referrer of something not copied, was copied", sha256Of(r))
+						}
+					}
+					return nil
+				},
 			},
-		}},
+		},
 	})
+}
+
+// TestCopy_pinsPlannedReferrers: apply copies the referrers the plan showed, even when more
+// appeared at the source after the final plan (the next plan then finds them); a planned one that
+// is gone from the source stops the apply.
+func TestCopy_pinsPlannedReferrers(t *testing.T) {
+	reg := registrytest.Start(t)
+	r := testResource(t, reg.Host)
+	raw := pushHandWrittenIndex(t, reg, "app/web:1.0", types.OCIImageIndex)
+	repo, digest := reg.Ref("app/web"), sha256Of(raw)
+	sig := pushCosign(t, repo, digest, ".sig")
+	model := planModel(t, reg.Ref("app/web:1.0"), reg.Ref("mirror/web"), nil, mirror.ModePreserve)
+	model.Referrers = fwtypes.BoolValue(true)
+	resp, plan := modifyPlan(t, r, model, nil)
+	if resp.Diagnostics.HasError() {
+		t.Fatal(diagTexts(resp.Diagnostics))
+	}
+	if n := len(plan.CopiedReferrers.Elements()); n != 1 {
+		t.Fatalf("planned %d referrers, want the index signature", n)
+	}
+	pushCosign(t, repo, digest, ".att")
+
+	var diags diag.Diagnostics
+	rec, ok := r.copy(t.Context(), &plan, &diags)
+	if !ok {
+		t.Fatal(diagTexts(diags))
+	}
+	if len(rec.Referrers) != 1 || rec.Referrers[0].Digest != sha256Of(sig) {
+		t.Fatalf("copied %+v, planned only the signature %s", rec.Referrers, sha256Of(sig))
+	}
+	if registrytest.Exists(t, reg.Ref("mirror/web:"+cosignTagOf(digest, ".att"))) {
+		t.Error("the attestation that appeared after the plan was copied")
+	}
+	spec, _, _ := plan.spec(t.Context())
+	if unchanged, err := r.referrersUnchanged(t.Context(), spec, &rec); err != nil || unchanged {
+		t.Errorf("the next plan does not notice the new attestation: unchanged = %t, %v", unchanged, err)
+	}
+
+	registrytest.Delete(t, repo+"@"+sha256Of(sig))
+	diags = nil
+	if _, ok := r.copy(t.Context(), &plan, &diags); ok || !strings.Contains(strings.Join(diagTexts(diags), " "), "run terraform plan again") {
+		t.Fatalf("copying a planned signature that is gone from the source: %v", diagTexts(diags))
+	}
 }
 
 func TestReportReferrerDrift(t *testing.T) {
