@@ -39,8 +39,9 @@ func run(args []string) error {
 			return err
 		}
 		defer l.Close()
-		fmt.Println(l.Addr().(*net.TCPAddr).Port)
-		return nil
+		_, port, err := net.SplitHostPort(l.Addr().String())
+		fmt.Println(port)
+		return err
 	case args[0] == "push-index" && len(args) == 2:
 		d, err := pushIndex(args[1])
 		if err == nil {

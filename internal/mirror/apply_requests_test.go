@@ -21,14 +21,13 @@ import (
 // requestsFixture: a source and a target registry, each behind a counting proxy, and an index
 // of three platforms (three layers each, so 12 blobs with the configs) at the source.
 type requestsFixture struct {
-	src, dst       *registrytest.Registry
-	srcP, dstP     *registrytest.Proxy
-	index          string // source ref, through the proxy
-	blobs          int    // distinct blobs of the index
-	images         int    // image manifests of the index
-	hosts          []string
-	sent           *recorder
-	clientSettings registry.Config
+	src, dst   *registrytest.Registry
+	srcP, dstP *registrytest.Proxy
+	index      string // source ref, through the proxy
+	blobs      int    // distinct blobs of the index
+	images     int    // image manifests of the index
+	hosts      []string
+	sent       *recorder
 }
 
 func newRequestsFixture(t *testing.T) *requestsFixture {

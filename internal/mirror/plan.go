@@ -79,15 +79,18 @@ type Plan struct {
 	src    imageRef
 	target imageRef
 
+	baseName string // the original source reference, for the index.json entry of a layout target
+
 	referrers []*referrerNode // what Referrers lists, with its manifests
 }
 
 // ID is <target repository>@<digest>.
 func (p *Plan) ID() string { return p.TargetRepository + "@" + p.Digest }
 
-// Ref is <target repository>[:<tag>]@<digest>, what a Kubernetes manifest should use.
+// Ref is <target repository>[:<tag>]@<digest>, what a Kubernetes manifest should use; for a
+// layout target oci-layout://<path>@<digest>.
 func (p *Plan) Ref() string {
-	if p.TargetTag == "" {
+	if p.TargetTag == "" || IsLayout(p.TargetRepository) {
 		return p.ID()
 	}
 	return p.TargetRepository + ":" + p.TargetTag + "@" + p.Digest
@@ -121,6 +124,13 @@ func (e *Engine) ResolveSource(ctx context.Context, source string) (string, erro
 	if src.Digest != "" {
 		return src.Digest, nil
 	}
+	if l := e.layoutOf(src.Repo); l != nil {
+		d, err := l.find(src)
+		if err != nil {
+			return "", fmt.Errorf("resolving source: %w", err)
+		}
+		return d.Digest.String(), nil
+	}
 	desc, err := remote.Head(src.pinned(), e.remote(ctx)...)
 	if err != nil {
 		return "", e.explain("resolving", src, err)
@@ -144,10 +154,21 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	baseName := ""
+	if l := e.layoutOf(src.Repo); l != nil {
+		baseName = l.baseName(src)
+	} else {
+		baseName = baseNameOf(src)
+	}
+	if spec.Target != "" { // a target that cannot be used fails before the source is read
+		if _, err := e.parseImageRef("target", spec.Target, ""); err != nil {
+			return nil, err
+		}
+	}
 	if spec.SourceDigest != "" {
 		src.Digest = spec.SourceDigest
 	}
-	p := &Plan{Spec: spec, Source: src.String(), src: src}
+	p := &Plan{Spec: spec, Source: src.String(), src: src, baseName: baseName}
 
 	root, err := e.fetchTop(ctx, src)
 	if err != nil {
@@ -174,6 +195,9 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	if spec.MaxBytes > 0 && p.Size > spec.MaxBytes {
 		return nil, &TooLargeError{Source: p.Source, Size: p.Size, MaxBytes: spec.MaxBytes}
 	}
+	if spec.Referrers && (src.Layout != nil || IsLayout(spec.Target)) {
+		return nil, errors.New("referrers = true is not supported yet with an OCI image layout as source or target; set referrers = false")
+	}
 	if spec.Referrers {
 		if err := e.planReferrers(ctx, p); err != nil {
 			return nil, err
@@ -193,7 +217,7 @@ func (e *Engine) planTarget(p *Plan) error {
 		return err
 	}
 	p.target = tgt
-	p.TargetRepository = tgt.Repo.Name()
+	p.TargetRepository = tgt.repository()
 	p.TargetTag = tag
 	return nil
 }
@@ -209,7 +233,7 @@ func (e *Engine) Locate(spec Spec, digest string) (repository, tag string, err e
 	if err != nil {
 		return "", "", err
 	}
-	return tgt.Repo.Name(), tag, nil
+	return tgt.repository(), tag, nil
 }
 
 func (e *Engine) locate(target string, src imageRef, digest string) (imageRef, string, error) {
@@ -228,13 +252,25 @@ func (e *Engine) locate(target string, src imageRef, digest string) (imageRef, s
 }
 
 func (e *Engine) fetchTop(ctx context.Context, src imageRef) (*node, error) {
-	d, err := remote.Get(src.pinned(), e.remote(ctx)...)
-	if err != nil {
-		return nil, e.explain("reading source", src, err)
+	var (
+		desc v1.Descriptor
+		raw  []byte
+	)
+	if l := e.layoutOf(src.Repo); l != nil {
+		var err error
+		if desc, raw, err = l.top(src); err != nil {
+			return nil, fmt.Errorf("reading source: %w", err)
+		}
+	} else {
+		d, err := remote.Get(src.pinned(), e.remote(ctx)...)
+		if err != nil {
+			return nil, e.explain("reading source", src, err)
+		}
+		desc, raw = d.Descriptor, d.Manifest
 	}
-	n := &node{desc: d.Descriptor}
+	n := &node{desc: desc}
 	n.desc.Annotations, n.desc.Platform = nil, nil
-	if err := n.setManifest(d.Manifest, d.MediaType); err != nil {
+	if err := n.setManifest(raw, desc.MediaType); err != nil {
 		return nil, fmt.Errorf("source %s: %w", src, err)
 	}
 	if !n.isIndex {
@@ -254,14 +290,27 @@ func (e *Engine) fetch(ctx context.Context, repo name.Repository, n *node) error
 		return fmt.Errorf("%s@%s: the index lists it with %d bytes, more than the %d bytes a registry may serve; it was not read",
 			repo, n.desc.Digest, n.desc.Size, MaxManifestBytes)
 	}
-	d, err := remote.Get(repo.Digest(n.desc.Digest.String()), e.remote(ctx)...)
-	if err != nil {
-		return e.explain("reading", repo.Digest(n.desc.Digest.String()), err)
+	var (
+		raw []byte
+		mt  types.MediaType
+	)
+	if l := e.layoutOf(repo); l != nil {
+		var err error
+		if raw, err = l.readBlob(n.desc.Digest.String(), MaxManifestBytes); err != nil {
+			return err
+		}
+		mt = mediaTypeOf(raw, n.desc.MediaType)
+	} else {
+		d, err := remote.Get(repo.Digest(n.desc.Digest.String()), e.remote(ctx)...)
+		if err != nil {
+			return e.explain("reading", repo.Digest(n.desc.Digest.String()), err)
+		}
+		raw, mt = d.Manifest, d.MediaType
 	}
-	if err := n.setManifest(d.Manifest, d.MediaType); err != nil {
+	if err := n.setManifest(raw, mt); err != nil {
 		return fmt.Errorf("%s@%s: %w", repo, n.desc.Digest, err)
 	}
-	if got := sha256Digest(d.Manifest); got != n.desc.Digest.String() {
+	if got := sha256Digest(raw); got != n.desc.Digest.String() {
 		return fmt.Errorf("%s@%s: the registry returned bytes whose digest is %s", repo, n.desc.Digest, got)
 	}
 	return nil
@@ -280,7 +329,7 @@ func (n *node) setManifest(raw []byte, mt types.MediaType) error {
 	}
 	switch mt {
 	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
-		return fmt.Errorf("Docker schema 1 manifests (%s) are not supported; rebuild or re-push the image with a current client", mt)
+		return fmt.Errorf("docker schema 1 manifests (%s) are not supported; rebuild or re-push the image with a current client", mt)
 	case types.OCIImageIndex, types.DockerManifestList:
 		n.isIndex = true
 		return nil
@@ -307,13 +356,20 @@ func (e *Engine) imagePlatform(ctx context.Context, repo name.Repository, n *nod
 	if err := json.Unmarshal(n.raw, &m); err != nil || !m.Config.MediaType.IsConfig() {
 		return Platform{}, nil //nolint:nilerr // not an image config: an artifact has no platform
 	}
-	l, err := remote.Layer(repo.Digest(m.Config.Digest.String()), e.remote(context.WithoutCancel(ctx))...)
-	if err != nil {
-		return Platform{}, fmt.Errorf("reading config blob: %w", err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return Platform{}, fmt.Errorf("reading config blob: %w", err)
+	var rc io.ReadCloser
+	if l := e.layoutOf(repo); l != nil {
+		var err error
+		if rc, err = l.openBlob(m.Config); err != nil {
+			return Platform{}, fmt.Errorf("reading config blob: %w", err)
+		}
+	} else {
+		l, err := remote.Layer(repo.Digest(m.Config.Digest.String()), e.remote(context.WithoutCancel(ctx))...)
+		if err != nil {
+			return Platform{}, fmt.Errorf("reading config blob: %w", err)
+		}
+		if rc, err = l.Compressed(); err != nil {
+			return Platform{}, fmt.Errorf("reading config blob: %w", err)
+		}
 	}
 	defer rc.Close()
 	raw, err := io.ReadAll(io.LimitReader(rc, maxConfigBytes))

@@ -25,7 +25,11 @@ type Endpoint struct {
 }
 
 func newEndpoint(host string, caPEM []byte, username, password string) (Endpoint, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	base, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return Endpoint{}, errors.New("http.DefaultTransport is not an *http.Transport")
+	}
+	t := base.Clone()
 	if caPEM != nil {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(caPEM) {
