@@ -34,6 +34,9 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	if p.Spec.Target == "" {
 		return st, errors.New("the plan has no target")
 	}
+	if l := e.layoutOf(p.target.Repo); l != nil {
+		return e.applyLayout(ctx, p, l) // layout_apply.go
+	}
 	t, err := e.transfer()
 	if err != nil {
 		return st, err

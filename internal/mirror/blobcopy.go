@@ -111,7 +111,7 @@ func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repos
 			return blobSkipped, 0, nil
 		}
 	}
-	l, err := t.puller.Layer(ctx, src.Digest(d.Digest.String()))
+	l, err := e.sourceLayer(ctx, t, src, d) // from the registry or a layout source (layout_apply.go)
 	if err != nil {
 		return 0, 0, e.explain("reading blob", src.Digest(d.Digest.String()), err)
 	}

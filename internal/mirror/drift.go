@@ -60,6 +60,9 @@ func (e *Engine) Check(ctx context.Context, want Expected) (*Drift, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l := e.layoutOf(tgt.Repo); l != nil {
+		return e.checkLayout(want, l)
+	}
 	ref := tgt.Repo.Digest(want.Digest)
 	top := ref.String()
 	if want.Tag != "" {
@@ -171,9 +174,23 @@ func (e *Engine) head(ctx context.Context, ref string) (string, error) {
 // point at it). It returns an error wrapping ErrDeleteUnsupported when the registry refuses
 // deletes, and nil when the manifest is already gone.
 func (e *Engine) Delete(ctx context.Context, target, digest string) error {
+	return e.DeleteTagged(ctx, target, "", digest)
+}
+
+// DeleteTagged is Delete knowing the tag the mirror wrote (Plan.TargetTag). For a registry
+// target the tag does not matter (deleting the manifest removes its tags); for a layout target
+// it is the ref of the index.json entry to remove (empty: the entry without ref of digest).
+// Blobs of the layout that no remaining entry reaches are removed with it.
+func (e *Engine) DeleteTagged(ctx context.Context, target, tag, digest string) error {
 	tgt, err := e.parseImageRef("target", target, "")
 	if err != nil {
 		return err
+	}
+	if l := e.layoutOf(tgt.Repo); l != nil {
+		if tag == "" {
+			tag = tgt.Tag
+		}
+		return e.deleteLayout(tag, digest, l)
 	}
 	ref := tgt.Repo.Digest(digest)
 	err = remote.Delete(ref, e.remote(ctx)...)

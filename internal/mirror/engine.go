@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -15,6 +16,8 @@ type Engine struct {
 	jobs   int
 	log    Logger
 	xfer   transfers // shared by the copies of every resource (blobcopy.go)
+
+	layouts sync.Map // synthetic repository → *layoutStore (layout.go)
 }
 
 // Logger receives progress messages (the provider forwards them to tflog at INFO).

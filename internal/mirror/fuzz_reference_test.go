@@ -32,6 +32,8 @@ func FuzzParseImageRef(f *testing.F) {
 		"a:" + strings.Repeat("t", 128), "a:-tag", "a:.tag", "a:_tag", "a@sha256:" + digestA[7:] + "@" + digestB,
 		"host:port/a", "host:99999/a", "ho_st/a", "xn--bcher-kva.example/a", "a.b.c.d.e/f/g/h/i/j:k",
 		"\x00", "a\x00b", "é/a", "a/é",
+		"oci-layout://", "oci-layout://dir", "oci-layout://dir:", "oci-layout://dir@", "oci-layout://dir@" + digestA,
+		"oci-layout://./a b/c:docker.io/library/nginx:1.27", "oci-layout://d:r@" + digestA, "oci-layout://d:r\t",
 	}
 	for _, s := range seeds {
 		f.Add(s, "latest")
@@ -53,6 +55,10 @@ func FuzzParseImageRef(f *testing.F) {
 				if !errors.As(err, &rerr) || rerr.Attribute != "source" || rerr.Value != s {
 					t.Fatalf("parseImageRef(%q) = %v, want a *ReferenceError about it", s, err)
 				}
+				continue
+			}
+			if IsLayout(s) {
+				checkFuzzedLayoutRef(t, e, s, ref)
 				continue
 			}
 			if strings.Contains(s, "://") || strings.TrimSpace(s) != s {
@@ -98,4 +104,28 @@ func FuzzParseImageRef(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkFuzzedLayoutRef checks an accepted layout reference: a path without ':' and '@', a
+// sha256 digest or none, a ref or a digest (a source), and a String form that reads back.
+func checkFuzzedLayoutRef(t *testing.T, e *Engine, s string, ref imageRef) {
+	if ref.Layout == nil || e.layoutOf(ref.Repo) == nil {
+		t.Fatalf("parseImageRef(%q) is not a layout: %+v", s, ref)
+	}
+	if ref.Layout.Path == "" || strings.ContainsAny(ref.Layout.Path, ":@") {
+		t.Fatalf("parseImageRef(%q): path %q", s, ref.Layout.Path)
+	}
+	if ref.Digest != "" && !fuzzDigest.MatchString(ref.Digest) {
+		t.Fatalf("parseImageRef(%q): digest %q", s, ref.Digest)
+	}
+	if ref.Layout.Name == "" && ref.Digest == "" {
+		t.Fatalf("parseImageRef(%q): a source names neither ref nor digest", s)
+	}
+	again, err := e.parseImageRef("target", ref.String(), "")
+	if err != nil || again.String() != ref.String() || again.Repo.Name() != ref.Repo.Name() {
+		t.Fatalf("parseImageRef(%q) = %s, which parses again as %s (%v)", s, ref, again, err)
+	}
+	if repo, _, err := e.Locate(Spec{Source: "registry.invalid/a/b:v1", Target: s}, ref.Digest); err != nil || repo != ref.repository() {
+		t.Fatalf("Locate(%q) = %s, %v; want %s", s, repo, err, ref.repository())
+	}
 }

@@ -32,10 +32,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -74,10 +71,9 @@ func (e *Engine) layoutOf(repo name.Repository) *layoutStore {
 	if repo.RegistryStr() != layoutHost {
 		return nil
 	}
-	if l, ok := e.layouts.Load(repo.RepositoryStr()); ok {
-		return l.(*layoutStore)
-	}
-	return nil
+	v, _ := e.layouts.Load(repo.RepositoryStr())
+	l, _ := v.(*layoutStore)
+	return l
 }
 
 // parseLayoutRef parses oci-layout://<path>[:<ref>|@<digest>]. defaultTag is as for
@@ -612,17 +608,4 @@ func sameEntry(d v1.Descriptor, tag, digest string) bool {
 		return d.Annotations[AnnotationRefName] == tag
 	}
 	return d.Annotations[AnnotationRefName] == "" && d.Digest.String() == digest
-}
-
-// layoutPool serialises nothing; it exists so that layout stores are found by key.
-type layoutPool = sync.Map
-
-// sortedKeys is for stable messages.
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return slices.Clip(out)
 }

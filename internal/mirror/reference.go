@@ -17,6 +17,8 @@ type imageRef struct {
 	Repo   name.Repository
 	Tag    string // empty when the reference has no tag
 	Digest string // empty when the reference has no digest
+	// Layout is set for an OCI image layout (layout.go); Repo is then a synthetic repository.
+	Layout *layoutRef
 }
 
 // parseImageRef parses repo, repo:tag, repo@digest or repo:tag@digest. Docker Hub short names
@@ -32,8 +34,11 @@ func (e *Engine) parseImageRef(attr, s, defaultTag string) (imageRef, error) {
 	if strings.TrimSpace(s) != s {
 		return bad("it has leading or trailing white space")
 	}
+	if IsLayout(s) {
+		return e.parseLayoutRef(attr, s)
+	}
 	if strings.Contains(s, "://") {
-		return bad("write it without a scheme, as host[:port]/repository[:tag][@sha256:digest]")
+		return bad("write it without a scheme, as host[:port]/repository[:tag][@sha256:digest], or write an OCI image layout as oci-layout://<path>:<ref> or oci-layout://<path>@sha256:<digest>")
 	}
 	base, digest, hasDigest := strings.Cut(s, "@")
 	var ref imageRef
@@ -84,6 +89,16 @@ func splitTag(s string) (repo, tag string) {
 
 // String formats the reference as repo[:tag][@digest].
 func (r imageRef) String() string {
+	if r.Layout != nil {
+		s := LayoutScheme + r.Layout.Path
+		if r.Layout.Name != "" {
+			s += ":" + r.Layout.Name
+		}
+		if r.Digest != "" {
+			s += "@" + r.Digest
+		}
+		return s
+	}
 	s := r.Repo.Name()
 	if r.Tag != "" {
 		s += ":" + r.Tag
@@ -100,4 +115,13 @@ func (r imageRef) pinned() name.Reference {
 		return r.Repo.Digest(r.Digest)
 	}
 	return r.Repo.Tag(r.Tag)
+}
+
+// repository is the repository as messages and the state show it: oci-layout://<path> for a
+// layout.
+func (r imageRef) repository() string {
+	if r.Layout != nil {
+		return LayoutScheme + r.Layout.Path
+	}
+	return r.Repo.Name()
 }

@@ -237,7 +237,7 @@ func recordOf(p *mirror.Plan) mirrorRecord {
 func (r mirrorRecord) id() string { return r.Repository + "@" + r.Digest }
 
 func (r mirrorRecord) ref() string {
-	if r.Tag == "" {
+	if r.Tag == "" || mirror.IsLayout(r.Repository) { // a layout: oci-layout://<path>@<digest>
 		return r.id()
 	}
 	return r.Repository + ":" + r.Tag + "@" + r.Digest

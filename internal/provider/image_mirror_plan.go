@@ -138,7 +138,8 @@ func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
 				"the platforms and sizes a source offers.",
 				spec.Source, len(rec.Platforms), strings.Join(rec.Platforms, ", "), mirror.HumanBytes(rec.Size), rec.Size, rec.Platforms[0]))
 	}
-	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve {
+	layout := mirror.IsLayout(rec.Repository) // a layout accepts sparse indexes and keeps entries without ref
+	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve && !layout {
 		attribute := path.Root("platforms")
 		left := fmt.Sprintf("only %d of the %d platforms it lists: the images of the others are not copied", len(rec.Manifests), len(rec.Platforms))
 		if len(rec.Manifests) >= len(rec.Platforms) {
@@ -154,7 +155,7 @@ func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
 				"index_mode = \"filter\" for a new index (new digest) that lists only the selected platforms.",
 				rec.Digest, left))
 	}
-	if rec.Tag == "" {
+	if rec.Tag == "" && !layout {
 		diags.AddAttributeWarning(path.Root("target"),
 			"Mirror pushed by digest only",
 			fmt.Sprintf("Neither source nor target names a tag, so %s is pushed without one. Registries may remove "+

@@ -62,13 +62,23 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Required: true,
 				MarkdownDescription: "Image to mirror: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`. Docker Hub " +
 					"short names normalise as Docker does (`nginx` is `index.docker.io/library/nginx:latest`). A " +
-					"digest pins the source; a tag is followed, so a moved tag is a planned update.",
+					"digest pins the source; a tag is followed, so a moved tag is a planned update. An OCI image " +
+					"layout directory (a Zarf package's `images/` folder) is `oci-layout://<path>:<ref>` or " +
+					"`oci-layout://<path>@sha256:…`: `<ref>` matches an `index.json` entry by its " +
+					"`org.opencontainers.image.ref.name`, or by its original image reference " +
+					"(`org.opencontainers.image.base.name`, e.g. `oci-layout://images:docker.io/library/nginx:1.27`). " +
+					"The path contains neither `:` nor `@`. See the guide *Air-gapped mirroring in two hops*.",
 			},
 			"target": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Target repository, optionally with `:tag` or `@sha256:…`. Without a tag the " +
 					"source's tag is used; a digest-only source and a tagless target push by digest alone. A " +
-					"target digest must equal the digest that will be pushed. Changing it replaces the mirror.",
+					"target digest must equal the digest that will be pushed. Changing it replaces the mirror. " +
+					"Or an OCI image layout directory, `oci-layout://<path>[:<ref>]`, created if missing: the " +
+					"manifests are stored with their exact bytes and listed in `index.json` under the ref (default: " +
+					"the source's tag) with the source reference as `org.opencontainers.image.base.name`; writing a " +
+					"ref again replaces its entry, several mirrors may share one layout, and destroy removes only the " +
+					"mirror's entry and the blobs no other entry uses.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"platforms": schema.SetAttribute{
@@ -122,7 +132,7 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 			},
 			"id": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`<target repository>@<digest>`.",
+				MarkdownDescription: "`<target repository>@<digest>` (`oci-layout://<path>@<digest>` for a layout).",
 			},
 			"source_digest": schema.StringAttribute{
 				Computed:            true,
@@ -134,8 +144,9 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"the new index's digest in `filter` mode.",
 			},
 			"ref": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "`<target repository>[:<tag>]@<digest>`: the reference a Kubernetes manifest should use.",
+				Computed: true,
+				MarkdownDescription: "`<target repository>[:<tag>]@<digest>`: the reference a Kubernetes manifest should use " +
+					"(`oci-layout://<path>@<digest>` for a layout target).",
 			},
 			"manifests": schema.ListNestedAttribute{
 				Computed: true,
@@ -336,7 +347,9 @@ func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift,
 	var what, attrs []string
 	if drift.Current != rec.Digest {
 		state.Digest = types.StringValue(drift.Current)
-		state.Ref = types.StringValue(rec.Repository + ":" + rec.Tag + "@" + drift.Current)
+		moved := rec
+		moved.Digest = drift.Current
+		state.Ref = types.StringValue(moved.ref())
 		still := "which is still there"
 		if drift.IndexMissing {
 			still = "which is gone as well"
@@ -409,7 +422,10 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 	if resp.Diagnostics.HasError() || state.KeepRemotely.ValueBool() || !r.configured(&resp.Diagnostics) {
 		return
 	}
-	err := r.engine.Delete(ctx, state.Target.ValueString(), state.Digest.ValueString())
+	// The recorded tag names the index.json entry of a layout target (a registry ignores it).
+	rec, _, d := loadRecord(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	err := r.engine.DeleteTagged(ctx, state.Target.ValueString(), rec.Tag, state.Digest.ValueString())
 	switch {
 	case errors.Is(err, mirror.ErrDeleteUnsupported):
 		resp.Diagnostics.AddWarning("Target content left in place",

@@ -1,0 +1,297 @@
+package mirror
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+func TestParseLayoutRef(t *testing.T) {
+	e := New()
+	good := []struct {
+		attr, in, path, name, tag, digest string
+	}{
+		{"source", "oci-layout://./pkg/images:1.27", "./pkg/images", "1.27", "1.27", ""},
+		{"source", "oci-layout:///tmp/l:docker.io/library/nginx:1.27", "/tmp/l", "docker.io/library/nginx:1.27", "1.27", ""},
+		{"source", "oci-layout://l@" + digestA, "l", "", "", digestA},
+		{"source", "oci-layout://l:ghcr.io/a/b@" + digestA, "l", "ghcr.io/a/b@" + digestA, "", ""},
+		{"target", "oci-layout://out", "out", "", "", ""},
+		{"target", "oci-layout://out:my ref", "", "", "", ""}, // rejected below
+	}
+	for _, tc := range good[:5] {
+		ref, err := e.parseImageRef(tc.attr, tc.in, "latest")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if ref.Layout == nil || ref.Layout.Path != tc.path || ref.Layout.Name != tc.name || ref.Tag != tc.tag || ref.Digest != tc.digest {
+			t.Fatalf("%s: %+v %+v", tc.in, ref, ref.Layout)
+		}
+		if e.layoutOf(ref.Repo) == nil {
+			t.Fatalf("%s: no layout registered", tc.in)
+		}
+		if ref.repository() != LayoutScheme+tc.path {
+			t.Fatalf("%s: repository %s", tc.in, ref.repository())
+		}
+	}
+	for _, tc := range []struct{ attr, in, want string }{
+		{"source", "oci-layout://", "path is empty"},
+		{"source", "oci-layout://:x", "path is empty"},
+		{"source", "oci-layout://dir", "name the image in the layout"},
+		{"source", "oci-layout://dir:", "names no ref"},
+		{"target", "oci-layout://dir@sha256:xyz", "is not sha256"},
+		{"target", "oci-layout://dir@", "is not sha256"},
+		{"target", "oci-layout://out:my ref", "white space"},
+		{"target", "oci://dir:x", "oci-layout://<path>:<ref>"},
+	} {
+		_, err := e.parseImageRef(tc.attr, tc.in, "")
+		var rerr *ReferenceError
+		if !errors.As(err, &rerr) || rerr.Attribute != tc.attr || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a ReferenceError of %s with %q", tc.in, err, tc.attr, tc.want)
+		}
+	}
+}
+
+// checkLayout checks the structure of a layout: oci-layout file, index.json, and every blob
+// that an entry reaches present with the digest of its name.
+func checkLayoutStructure(t *testing.T, dir string) []v1.Descriptor {
+	t.Helper()
+	if raw, err := os.ReadFile(filepath.Join(dir, "oci-layout")); err != nil || !strings.Contains(string(raw), `"imageLayoutVersion"`) {
+		t.Fatalf("oci-layout: %v %s", err, raw)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatal(err)
+	}
+	l := &layoutStore{display: dir, dir: dir}
+	var visit func(d v1.Descriptor, optional bool)
+	visit = func(d v1.Descriptor, optional bool) {
+		b, err := os.ReadFile(l.blobPath(d.Digest.String()))
+		if optional && errors.Is(err, os.ErrNotExist) {
+			return // a manifest a sparse index lists
+		}
+		if err != nil {
+			t.Fatalf("blob %s: %v", d.Digest, err)
+		}
+		if sha256Digest(b) != d.Digest.String() || int64(len(b)) != d.Size {
+			t.Fatalf("blob %s has digest %s and %d bytes, want %d", d.Digest, sha256Digest(b), len(b), d.Size)
+		}
+		var m struct {
+			Manifests []v1.Descriptor
+			Config    *v1.Descriptor
+			Layers    []v1.Descriptor
+		}
+		if d.MediaType.IsIndex() || d.MediaType.IsImage() {
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range m.Manifests {
+			visit(c, true)
+		}
+		if m.Config != nil {
+			visit(*m.Config, false)
+		}
+		for _, c := range m.Layers {
+			visit(c, false)
+		}
+	}
+	for _, d := range idx.Manifests {
+		visit(d, false)
+	}
+	return idx.Manifests
+}
+
+func TestLayoutRoundTrip(t *testing.T) {
+	src, dst := newTestRegistry(t), newTestRegistry(t)
+	f := newIndexFixture(t, src, "library/app", false)
+	e := testEngine()
+	dir := filepath.Join(t.TempDir(), "pkg", "images")
+	layout := LayoutScheme + dir
+
+	// registry → layout (created), every platform
+	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: layout, Attestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ref() != layout+"@"+f.digest || p.ID() != p.Ref() || p.TargetTag != "v1" {
+		t.Fatalf("ref %s id %s tag %s", p.Ref(), p.ID(), p.TargetTag)
+	}
+	st, err := e.Apply(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ManifestsPushed != len(p.Copied) || st.BlobsUploaded != len(p.blobs()) {
+		t.Fatalf("stats %+v", st)
+	}
+	entries := checkLayoutStructure(t, dir)
+	if len(entries) != 1 || entries[0].Digest.String() != f.digest || entries[0].Annotations[AnnotationRefName] != "v1" ||
+		entries[0].Annotations[AnnotationBaseName] != f.ref() || entries[0].MediaType != f.mt {
+		t.Fatalf("entries %+v", entries)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(f.digest, "sha256:")))
+	if string(raw) != string(f.index) {
+		t.Fatal("the index blob is not the source's bytes")
+	}
+	// again: nothing written
+	if st, err = e.Apply(t.Context(), p); err != nil || st.BlobsUploaded != 0 || st.ManifestsPushed != 0 {
+		t.Fatalf("re-apply %+v %v", st, err)
+	}
+
+	// layout → registry, by ref name, by original reference and by digest
+	for i, source := range []string{layout + ":v1", layout + ":" + f.ref(), layout + "@" + f.digest} {
+		target := dst.host + fmt.Sprintf("/final/app%d:v1", i)
+		p2, err := e.Plan(t.Context(), Spec{Source: source, Target: target, Attestations: true})
+		if err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		if _, err := e.Apply(t.Context(), p2); err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		if p2.Digest != f.digest {
+			t.Fatalf("%s: digest %s", source, p2.Digest)
+		}
+		checkTargetHolds(t, dst, p2)
+	}
+
+	// a missing entry lists what is there
+	_, err = e.Plan(t.Context(), Spec{Source: layout + ":v2", Target: dst.host + "/x"})
+	if err == nil || !strings.Contains(err.Error(), `ref "v1"`) || !IsNotFound(err) {
+		t.Fatalf("missing entry: %v", err)
+	}
+
+	// drift: the ref moved, a manifest is gone, the entry is gone
+	want := Expected{Target: layout, Tag: "v1", Digest: f.digest, Manifests: []string{f.images[0].Digest}}
+	if d, err := e.Check(t.Context(), want); err != nil || d.Drifted(want) {
+		t.Fatalf("no drift expected: %+v %v", d, err)
+	}
+	os.Remove(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(f.images[0].Digest, "sha256:")))
+	if d, err := e.Check(t.Context(), want); err != nil || len(d.MissingManifests) != 1 {
+		t.Fatalf("missing manifest: %+v %v", d, err)
+	}
+	l := e.layoutOf(p.target.Repo)
+	if err := l.update(func(es []v1.Descriptor) ([]v1.Descriptor, bool) {
+		es[0].Digest, _ = v1.NewHash(f.images[1].Digest)
+		return es, true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.Check(t.Context(), want); err != nil || d.Current != f.images[1].Digest || d.IndexMissing {
+		t.Fatalf("moved ref: %+v %v", d, err)
+	}
+	if _, err := e.Apply(t.Context(), p); err != nil { // repair
+		t.Fatal(err)
+	}
+	if d, err := e.Check(t.Context(), want); err != nil || d.Drifted(want) {
+		t.Fatalf("after repair: %+v %v", d, err)
+	}
+	if err := l.update(func([]v1.Descriptor) ([]v1.Descriptor, bool) { return nil, true }); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.Check(t.Context(), want); err != nil || !d.Gone || d.IndexMissing {
+		t.Fatalf("entry gone: %+v %v", d, err)
+	}
+}
+
+func TestLayoutSparseFilterAndSharedDelete(t *testing.T) {
+	src := newTestRegistry(t)
+	f := newIndexFixture(t, src, "library/app", false)
+	e := testEngine()
+	dir := t.TempDir()
+	layout := LayoutScheme + dir
+
+	sparse, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: layout + ":sparse", Platforms: []string{"linux/amd64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filtered, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: layout + ":arm", Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Plan{sparse, filtered} {
+		if _, err := e.Apply(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := checkLayoutStructure(t, dir)
+	if len(entries) != 2 || entries[0].Digest.String() != f.digest || entries[1].Digest.String() != filtered.Digest {
+		t.Fatalf("entries %+v", entries)
+	}
+	// the shared layer of amd64 and arm64 stays after the sparse mirror is destroyed
+	if err := e.DeleteTagged(t.Context(), layout+":sparse", "sparse", sparse.Digest); err != nil {
+		t.Fatal(err)
+	}
+	entries = checkLayoutStructure(t, dir)
+	if len(entries) != 1 || entries[0].Annotations[AnnotationRefName] != "arm" {
+		t.Fatalf("entries after delete %+v", entries)
+	}
+	l := &layoutStore{dir: dir}
+	if !l.hasBlob(f.shared.Digest.String(), -1) || l.hasBlob(f.images[0].Digest, -1) || l.hasBlob(f.digest, -1) {
+		t.Fatal("delete removed a shared blob or kept one nobody uses")
+	}
+	if err := e.Delete(t.Context(), layout+":arm", filtered.Digest); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if len(files) != 0 || len(checkLayoutStructure(t, dir)) != 0 {
+		t.Fatalf("%d blobs left in an empty layout", len(files))
+	}
+}
+
+// TestLayoutConcurrentMirrors applies many mirrors into one layout at once: none of the
+// index.json updates is lost.
+func TestLayoutConcurrentMirrors(t *testing.T) {
+	src := newTestRegistry(t)
+	f := newIndexFixture(t, src, "library/app", false)
+	dir := t.TempDir()
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := testEngine() // separate engines: as separate provider processes would
+			mode := ModePreserve
+			if i%2 == 1 {
+				mode = ModeFilter
+			}
+			p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: fmt.Sprintf("%s%s:ref-%d", LayoutScheme, dir, i),
+				Platforms: []string{[]string{"linux/amd64", "linux/arm64", "linux/arm/v7"}[i%3]}, IndexMode: mode})
+			if err == nil {
+				_, err = e.Apply(t.Context(), p)
+			}
+			if err == nil && i%4 == 3 {
+				err = e.DeleteTagged(t.Context(), fmt.Sprintf("%s%s", LayoutScheme, dir), fmt.Sprintf("ref-%d", i), p.Digest)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	entries := checkLayoutStructure(t, dir)
+	refs := map[string]bool{}
+	for _, d := range entries {
+		refs[d.Annotations[AnnotationRefName]] = true
+	}
+	for i := range n {
+		if refs[fmt.Sprintf("ref-%d", i)] == (i%4 == 3) {
+			t.Errorf("ref-%d: present = %v", i, i%4 != 3)
+		}
+	}
+	if len(entries) != n-n/4 {
+		t.Fatalf("%d entries", len(entries))
+	}
+}
