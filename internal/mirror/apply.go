@@ -168,11 +168,20 @@ func (e *Engine) manifestExists(ctx context.Context, t *transfers, ref name.Dige
 // missingBlobs lists the distinct blobs of the kept image manifests that the target does not
 // hold (have), largest first, so that the longest transfers start first.
 func (p *Plan) missingBlobs(have map[string]bool) []v1.Descriptor {
+	var kept []*node
+	p.root.visitKept(func(n *node) { kept = append(kept, n) })
+	blobs := blobsOf(kept, have)
+	slices.SortStableFunc(blobs, func(a, b v1.Descriptor) int { return cmp.Compare(b.Size, a.Size) })
+	return blobs
+}
+
+// blobsOf lists, once each, the blobs of the manifests the target does not hold (have).
+func blobsOf(manifests []*node, have map[string]bool) []v1.Descriptor {
 	seen := map[v1.Hash]bool{}
 	var out []v1.Descriptor
-	p.root.visitKept(func(n *node) {
+	for _, n := range manifests {
 		if have[n.outDigest] {
-			return
+			continue
 		}
 		for _, b := range n.blobs {
 			if !seen[b.Digest] {
@@ -180,8 +189,7 @@ func (p *Plan) missingBlobs(have map[string]bool) []v1.Descriptor {
 				out = append(out, b)
 			}
 		}
-	})
-	slices.SortStableFunc(out, func(a, b v1.Descriptor) int { return cmp.Compare(b.Size, a.Size) })
+	}
 	return out
 }
 

@@ -520,19 +520,7 @@ func (e *Engine) applyReferrers(ctx context.Context, t *transfers, dst name.Repo
 		return err
 	}
 
-	var blobs []v1.Descriptor
-	seenBlob := map[v1.Hash]bool{}
-	for _, n := range manifests {
-		if have[n.outDigest] {
-			continue
-		}
-		for _, b := range n.blobs {
-			if !seenBlob[b.Digest] {
-				seenBlob[b.Digest] = true
-				blobs = append(blobs, b)
-			}
-		}
-	}
+	blobs := blobsOf(manifests, have)
 	var scratch Stats
 	if err := e.copyBlobs(ctx, t, p.src.Repo, dst, blobs, &scratch); err != nil {
 		return fmt.Errorf("copying the blobs of referrers: %w", err)
