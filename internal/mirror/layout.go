@@ -217,11 +217,20 @@ func (l *layoutStore) writeIndex(idx *layoutIndex) error {
 }
 
 func writeAtomic(path string, data []byte) error {
+	return writeFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomic writes a temporary file beside path with write, syncs it and renames it into
+// place, so readers see the old file or the whole new one, never a part.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -363,23 +372,17 @@ func (l *layoutStore) writeBlob(d v1.Descriptor, r io.Reader) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	var n int64
+	err := writeFileAtomic(path, func(w io.Writer) error {
+		vr := &verifyingReader{rc: io.NopCloser(r), h: sha256.New(), want: d.Digest.String(), size: d.Size, what: "copying to layout " + l.display}
+		var err error
+		n, err = io.Copy(w, vr)
+		if err == nil && n != d.Size {
+			err = fmt.Errorf("blob %s: %d bytes, expected %d", d.Digest, n, d.Size)
+		}
+		return err
+	})
 	if err != nil {
-		return 0, err
-	}
-	vr := &verifyingReader{rc: io.NopCloser(r), h: sha256.New(), want: d.Digest.String(), size: d.Size, what: "copying to layout " + l.display}
-	n, err := io.Copy(f, vr)
-	if err == nil && n != d.Size {
-		err = fmt.Errorf("blob %s: %d bytes, expected %d", d.Digest, n, d.Size)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
 		return 0, err
 	}
 	return n, nil
