@@ -49,14 +49,14 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	resp.Diagnostics.Append(plan.setComputed(rec)...)
-	// Warn when something is about to be copied: the source was inspected (first plan, moved
-	// source, new selection) or the mirror goes to another place. A plan without changes stays
-	// quiet.
 	if prior != nil && sourceUnchanged && rec.SourceDigest != prior.SourceDigest {
 		resp.Diagnostics.AddAttributeWarning(path.Root("source"), "Source moved since the last apply",
 			fmt.Sprintf("%s now points at %s; the last apply copied %s. The plan updates the mirror to the new content.",
 				spec.Source, rec.SourceDigest, prior.SourceDigest))
 	}
+	// Warn when something is about to be copied: the source was inspected (first plan, moved
+	// source, new selection) or the mirror goes to another place. A plan without changes stays
+	// quiet.
 	if inspected || prior == nil || rec.Repository != prior.Repository || rec.Tag != prior.Tag {
 		planWarnings(spec, rec, &resp.Diagnostics)
 	}
