@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
@@ -170,18 +172,14 @@ func (e *Engine) head(ctx context.Context, ref string) (string, error) {
 	return desc.Digest.String(), nil
 }
 
-// Delete removes the manifest the mirror pushed (and with it, on most registries, the tags that
-// point at it). It returns an error wrapping ErrDeleteUnsupported when the registry refuses
-// deletes, and nil when the manifest is already gone.
-func (e *Engine) Delete(ctx context.Context, target, digest string) error {
-	return e.DeleteTagged(ctx, target, "", digest)
-}
-
-// DeleteTagged is Delete knowing the tag the mirror wrote (Plan.TargetTag). For a registry
-// target the tag does not matter (deleting the manifest removes its tags); for a layout target
-// it is the ref of the index.json entry to remove (empty: the entry without ref of digest).
-// Blobs of the layout that no remaining entry reaches are removed with it.
-func (e *Engine) DeleteTagged(ctx context.Context, target, tag, digest string) error {
+// Delete removes what a mirror pushed: for a registry target the manifest (and with it, on most
+// registries, the tags that point at it), unless another tag in the repository points at the
+// same manifest (another mirror of the same image, or someone else's tag): then only the
+// mirror's own tag goes. For a layout target, tag is the ref of the index.json entry to remove
+// (empty: the entry without ref of digest), and blobs no remaining entry reaches go with it.
+// It returns an error wrapping ErrDeleteUnsupported when the registry refuses deletes, and nil
+// when the content is already gone.
+func (e *Engine) Delete(ctx context.Context, target, tag, digest string) error {
 	tgt, err := e.parseImageRef("target", target, "")
 	if err != nil {
 		return err
@@ -192,7 +190,17 @@ func (e *Engine) DeleteTagged(ctx context.Context, target, tag, digest string) e
 		}
 		return e.deleteLayout(tag, digest, l)
 	}
-	ref := tgt.Repo.Digest(digest)
+	shared, err := e.taggedElsewhere(ctx, tgt.Repo, tag, digest)
+	if err != nil {
+		return err
+	}
+	var ref name.Reference = tgt.Repo.Digest(digest)
+	if shared {
+		if tag == "" {
+			return nil // pushed by digest only, and a tag keeps it: nothing of the mirror's own to remove
+		}
+		ref = tgt.Repo.Tag(tag)
+	}
 	err = remote.Delete(ref, e.remote(ctx)...)
 	var terr *transport.Error
 	switch {
@@ -203,6 +211,37 @@ func (e *Engine) DeleteTagged(ctx context.Context, target, tag, digest string) e
 	default:
 		return e.explain("deleting", ref, err)
 	}
+}
+
+// taggedElsewhere reports whether a tag other than tag points at digest in repo.
+func (e *Engine) taggedElsewhere(ctx context.Context, repo name.Repository, tag, digest string) (bool, error) {
+	tags, err := remote.List(repo, e.remote(ctx)...)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, e.explain("listing the tags of", repo, err)
+	}
+	var found atomic.Bool
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.jobs)
+	for _, t := range tags {
+		if t == tag {
+			continue
+		}
+		g.Go(func() error {
+			d, err := e.head(gctx, repo.Tag(t).String())
+			if errors.Is(err, errNotFound) {
+				return nil
+			}
+			if d == digest {
+				found.Store(true)
+			}
+			return err
+		})
+	}
+	err = g.Wait()
+	return found.Load(), err
 }
 
 func hasCode(terr *transport.Error, code transport.ErrorCode) bool {

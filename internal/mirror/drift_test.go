@@ -153,16 +153,16 @@ func TestDelete(t *testing.T) {
 	t.Run("deletes, then nothing to delete", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
 		_, p, _ := mirrored(t, src, dst, dst.host+"/mirror/app")
-		if err := e.Delete(t.Context(), p.Spec.Target, p.Digest); err != nil {
+		if err := e.Delete(t.Context(), p.Spec.Target, p.TargetTag, p.Digest); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, status := dst.getRaw(t, "mirror/app", p.Digest); status != http.StatusNotFound {
 			t.Fatalf("after Delete: HTTP %d", status)
 		}
-		if err := e.Delete(t.Context(), p.Spec.Target, p.Digest); err != nil {
+		if err := e.Delete(t.Context(), p.Spec.Target, p.TargetTag, p.Digest); err != nil {
 			t.Fatalf("second Delete: %v", err)
 		}
-		if err := e.Delete(t.Context(), dst.host+"/never/existed:v1", p.Digest); err != nil {
+		if err := e.Delete(t.Context(), dst.host+"/never/existed:v1", "v1", p.Digest); err != nil {
 			t.Fatalf("Delete in a missing repository: %v", err)
 		}
 	})
@@ -185,7 +185,7 @@ func TestDelete(t *testing.T) {
 				}
 				return false
 			})
-			err := e.Delete(t.Context(), dst.host+"/mirror/app:v1", digestA)
+			err := e.Delete(t.Context(), dst.host+"/mirror/app:v1", "v1", digestA)
 			if !errors.Is(err, ErrDeleteUnsupported) {
 				t.Fatalf("HTTP %d %s: err = %v, want ErrDeleteUnsupported", tc.status, tc.body, err)
 			}
@@ -202,11 +202,11 @@ func TestDelete(t *testing.T) {
 			}
 			return false
 		})
-		err := e.Delete(t.Context(), dst.host+"/mirror/app", digestA)
+		err := e.Delete(t.Context(), dst.host+"/mirror/app", "", digestA)
 		if err == nil || errors.Is(err, ErrDeleteUnsupported) || !strings.Contains(err.Error(), "DENIED") {
 			t.Fatalf("err = %v", err)
 		}
-		if err := e.Delete(t.Context(), "", digestA); err == nil {
+		if err := e.Delete(t.Context(), "", "", digestA); err == nil {
 			t.Fatal("empty target accepted")
 		}
 	})

@@ -228,7 +228,7 @@ func TestLayoutSparseFilterAndSharedDelete(t *testing.T) {
 		t.Fatalf("entries %+v", entries)
 	}
 	// the shared layer of amd64 and arm64 stays after the sparse mirror is destroyed
-	if err := e.DeleteTagged(t.Context(), layout+":sparse", "sparse", sparse.Digest); err != nil {
+	if err := e.Delete(t.Context(), layout+":sparse", "sparse", sparse.Digest); err != nil {
 		t.Fatal(err)
 	}
 	entries = checkLayoutStructure(t, dir)
@@ -239,7 +239,7 @@ func TestLayoutSparseFilterAndSharedDelete(t *testing.T) {
 	if !l.hasBlob(f.shared.Digest.String(), -1) || l.hasBlob(f.images[0].Digest, -1) || l.hasBlob(f.digest, -1) {
 		t.Fatal("delete removed a shared blob or kept one nobody uses")
 	}
-	if err := e.Delete(t.Context(), layout+":arm", filtered.Digest); err != nil {
+	if err := e.Delete(t.Context(), layout+":arm", "", filtered.Digest); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
@@ -272,7 +272,7 @@ func TestLayoutConcurrentMirrors(t *testing.T) {
 				_, err = e.Apply(t.Context(), p)
 			}
 			if err == nil && i%4 == 3 {
-				err = e.DeleteTagged(t.Context(), fmt.Sprintf("%s%s", LayoutScheme, dir), fmt.Sprintf("ref-%d", i), p.Digest)
+				err = e.Delete(t.Context(), fmt.Sprintf("%s%s", LayoutScheme, dir), fmt.Sprintf("ref-%d", i), p.Digest)
 			}
 			errs[i] = err
 		}()

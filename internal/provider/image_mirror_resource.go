@@ -120,7 +120,9 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"`.sbom` tags, with everything they reference. Looked for are the referrers of each copied " +
 					"manifest that the target gets unchanged, so in `filter` mode not those of the new index. At the " +
 					"target, OCI referrers are listed by the referrers API where it exists, else merged into the " +
-					"fallback tag (other entries are kept); cosign tags are copied as tags. `copied_referrers` lists " +
+					"fallback tag (other entries are kept); cosign tags are copied as tags. In an OCI image layout, " +
+					"each referrer is an `index.json` entry of its own (cosign tags under their tag name), so the next " +
+					"hop finds it. `copied_referrers` lists " +
 					"them. Default `false`. See the guide *Signatures and attestations*.",
 			},
 			"keep_remotely": schema.BoolAttribute{
@@ -422,10 +424,14 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 	if resp.Diagnostics.HasError() || state.KeepRemotely.ValueBool() || !r.configured(&resp.Diagnostics) {
 		return
 	}
-	// The recorded tag names the index.json entry of a layout target (a registry ignores it).
-	rec, _, d := loadRecord(ctx, req.Private)
+	// Delete what the mirror pushed, by the recorded tag and digest: after drift, the state's
+	// digest is what someone else pushed to the tag.
+	rec, recorded, d := loadRecord(ctx, req.Private)
 	resp.Diagnostics.Append(d...)
-	err := r.engine.DeleteTagged(ctx, state.Target.ValueString(), rec.Tag, state.Digest.ValueString())
+	if !recorded {
+		rec.Digest = state.Digest.ValueString()
+	}
+	err := r.engine.Delete(ctx, state.Target.ValueString(), rec.Tag, rec.Digest)
 	switch {
 	case errors.Is(err, mirror.ErrDeleteUnsupported):
 		resp.Diagnostics.AddWarning("Target content left in place",

@@ -221,3 +221,39 @@ func TestAccImageMirror_destroyOnRegistryWithoutDeletesWarns(t *testing.T) {
 		},
 	})
 }
+
+// Two mirrors of one image under two tags of one repository share a manifest: destroying one
+// removes its tag only, and the other keeps its content.
+func TestAccImageMirror_destroyKeepsContentOfAnotherTag(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	mirror := func(name, tag string) string {
+		return fmt.Sprintf("resource \"zarf_image_mirror\" %q {\n  source = %q\n  target = %q\n}\n",
+			name, src.Ref("app/web:1.0"), dst.Ref("mirror/web:"+tag))
+	}
+	both := providerConfig(src, dst) + mirror("stable", "stable") + mirror("pinned", "1.0")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{Config: both},
+			{
+				Config: providerConfig(src, dst) + mirror("pinned", "1.0"),
+				Check: resource.ComposeTestCheckFunc(
+					checkSameBytes(t, dst.Ref("mirror/web:1.0"), raw, types.OCIImageIndex),
+					func(*terraform.State) error {
+						if registrytest.Exists(t, dst.Ref("mirror/web:stable")) {
+							return fmt.Errorf("the destroyed mirror's tag is still there")
+						}
+						return nil
+					},
+				),
+			},
+		},
+		CheckDestroy: func(*terraform.State) error {
+			if registrytest.Exists(t, dst.Ref("mirror/web@"+sha256Of(raw))) {
+				return fmt.Errorf("the last mirror's destroy left the manifest in place")
+			}
+			return nil
+		},
+	})
+}
