@@ -75,33 +75,10 @@ func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore) (Stat
 
 	all := p.blobs()
 	st.Blobs = len(all)
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.jobs)
 	for _, b := range all {
 		st.BlobBytes += b.Size
-		if l.hasBlob(b.Digest.String(), b.Size) {
-			st.BlobsSkipped++
-			continue
-		}
-		g.Go(func() error {
-			rc, err := e.openSourceBlob(gctx, p.src.Repo, b)
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			n, err := l.writeBlob(b, ctxReader{gctx, rc})
-			if err != nil {
-				return fmt.Errorf("copying blob %s to layout %s: %w", b.Digest, l.display, err)
-			}
-			mu.Lock()
-			st.BlobsUploaded++
-			st.BytesUploaded += n
-			mu.Unlock()
-			return nil
-		})
 	}
-	if err := g.Wait(); err != nil {
+	if err := e.writeLayoutBlobs(ctx, l, p.src.Repo, all, &st); err != nil {
 		return st, err
 	}
 	writeManifest := func(n *node) error {
@@ -151,6 +128,10 @@ func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore) (Stat
 		return st, err
 	}
 	st.Tagged = written // the entry was written (false: it was there already)
+	// referrers after their subjects (layout_referrers.go)
+	if err := e.applyLayoutReferrers(ctx, p, l); err != nil {
+		return st, err
+	}
 	e.log(ctx, "mirror complete", map[string]any{
 		"ref": p.Ref(), "blobs": st.Blobs, "bytes": st.BlobBytes, "blobs_written": st.BlobsUploaded,
 		"blobs_skipped": st.BlobsSkipped, "manifests_written": st.ManifestsPushed,
@@ -158,8 +139,40 @@ func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore) (Stat
 	return st, nil
 }
 
+// writeLayoutBlobs writes the blobs that the layout lacks (or holds with another size), read
+// from src, at most e.jobs at once, and counts them in st.
+func (e *Engine) writeLayoutBlobs(ctx context.Context, l *layoutStore, src name.Repository, blobs []v1.Descriptor, st *Stats) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.jobs)
+	for _, b := range blobs {
+		if l.hasBlob(b.Digest.String(), b.Size) {
+			st.BlobsSkipped++
+			continue
+		}
+		g.Go(func() error {
+			rc, err := e.openSourceBlob(gctx, src, b)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			n, err := l.writeBlob(b, ctxReader{gctx, rc})
+			if err != nil {
+				return fmt.Errorf("copying blob %s to layout %s: %w", b.Digest, l.display, err)
+			}
+			mu.Lock()
+			st.BlobsUploaded++
+			st.BytesUploaded += n
+			mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
 func sameDescriptor(a, b v1.Descriptor) bool {
-	if a.Digest != b.Digest || a.MediaType != b.MediaType || a.Size != b.Size || len(a.Annotations) != len(b.Annotations) {
+	if a.Digest != b.Digest || a.MediaType != b.MediaType || a.Size != b.Size || a.ArtifactType != b.ArtifactType ||
+		len(a.Annotations) != len(b.Annotations) {
 		return false
 	}
 	for k, v := range a.Annotations {
@@ -217,24 +230,31 @@ func (e *Engine) checkLayout(want Expected, l *layoutStore) (*Drift, error) {
 			d.MissingManifests = append(d.MissingManifests, m)
 		}
 	}
+	d.MissingReferrers = l.missingLayoutReferrers(idx.Manifests, want.Referrers) // layout_referrers.go
 	return d, nil
 }
 
 // deleteLayout removes the entry of the mirror from index.json (the one with its ref pointing
-// at digest, or without ref, the one of digest) and then the blobs that no entry reaches.
+// at digest, or without ref, the one of digest) with the referrer entries of what only it
+// reached, and then the blobs that no entry reaches.
 func (e *Engine) deleteLayout(tag, digest string, l *layoutStore) error {
 	if _, err := l.readIndex(); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	err := l.update(func(entries []v1.Descriptor) ([]v1.Descriptor, bool) {
-		var out []v1.Descriptor
+		var out, removed []v1.Descriptor
 		for _, d := range entries {
 			if d.Digest.String() == digest && sameEntry(d, tag, digest) {
+				removed = append(removed, d)
 				continue
 			}
 			out = append(out, d)
 		}
-		return out, len(out) != len(entries)
+		if len(removed) == 0 {
+			return entries, false
+		}
+		// with it, its referrers, unless another entry still reaches their subject
+		return l.dropOrphanReferrers(removed, out), true
 	})
 	if err != nil {
 		return err

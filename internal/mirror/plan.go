@@ -195,9 +195,6 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	if spec.MaxBytes > 0 && p.Size > spec.MaxBytes {
 		return nil, &TooLargeError{Source: p.Source, Size: p.Size, MaxBytes: spec.MaxBytes}
 	}
-	if spec.Referrers && (src.Layout != nil || IsLayout(spec.Target)) {
-		return nil, errors.New("referrers = true is not supported yet with an OCI image layout as source or target; set referrers = false")
-	}
 	if spec.Referrers {
 		if err := e.planReferrers(ctx, p); err != nil {
 			return nil, err

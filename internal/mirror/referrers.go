@@ -227,6 +227,9 @@ func referrerKeys(rs []Referrer) []string {
 // by digest, then its cosign tags in CosignSuffixes order; subjects in the order given. Each
 // referrer appears once per subject and tag.
 func (e *Engine) findReferrers(ctx context.Context, repo name.Repository, subjects []string) ([]Referrer, error) {
+	if l := e.layoutOf(repo); l != nil {
+		return l.findReferrers(subjects) // layout_referrers.go
+	}
 	f := &referrerFinder{e: e, repo: repo}
 	perSubject := make([][][]Referrer, len(subjects)) // subject → lookup (OCI, then each suffix)
 	g, gctx := errgroup.WithContext(ctx)

@@ -129,8 +129,10 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(false),
-				MarkdownDescription: "On destroy, leave the target content in place. Otherwise the target manifest " +
-					"is deleted; a registry that does not allow deletes gives a warning, not an error. Default `false`.",
+				MarkdownDescription: "On destroy, leave the target content in place. Otherwise the manifest the " +
+					"mirror pushed is deleted, or only the mirror's tag when another tag of the repository points at " +
+					"the same manifest (another mirror of the same image keeps its content); a registry that does not " +
+					"allow deletes gives a warning, not an error. Default `false`.",
 			},
 			"id": schema.StringAttribute{
 				Computed:            true,
