@@ -230,6 +230,9 @@ func (e *Engine) taggedElsewhere(ctx context.Context, repo name.Repository, tag,
 			continue
 		}
 		g.Go(func() error {
+			if found.Load() {
+				return nil // one is enough
+			}
 			d, err := e.head(gctx, repo.Tag(t).String())
 			if errors.Is(err, errNotFound) {
 				return nil

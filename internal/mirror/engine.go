@@ -26,8 +26,9 @@ type Logger func(ctx context.Context, msg string, fields map[string]any)
 // Option configures an Engine.
 type Option func(*Engine)
 
-// WithClient sets how registries are reached. The default parses references strictly (HTTPS)
-// and uses go-containerregistry's default transport and keychain-free anonymous access.
+// WithClient sets how registries are reached. The default is go-containerregistry's own
+// behaviour (HTTPS, with its plain-HTTP fallback for localhost and private addresses; anonymous
+// access): enough for tests, while the provider always passes internal/registry's client.
 func WithClient(c Client) Option { return func(e *Engine) { e.client = c } }
 
 // WithJobs bounds the concurrent transfers of one operation.
@@ -53,9 +54,6 @@ func New(opts ...Option) *Engine {
 	}
 	return e
 }
-
-// Jobs is the configured concurrency.
-func (e *Engine) Jobs() int { return e.jobs }
 
 func (e *Engine) remote(ctx context.Context) []remote.Option {
 	return append(e.client.RemoteOptions(ctx), remote.WithContext(ctx), remote.WithJobs(e.jobs))

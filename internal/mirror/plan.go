@@ -293,7 +293,7 @@ func (e *Engine) fetch(ctx context.Context, repo name.Repository, n *node) error
 	)
 	if l := e.layoutOf(repo); l != nil {
 		var err error
-		if raw, err = l.readBlob(n.desc.Digest.String(), MaxManifestBytes); err != nil {
+		if raw, err = l.readManifest(n.desc.Digest.String()); err != nil {
 			return err
 		}
 		mt = mediaTypeOf(raw, n.desc.MediaType)
@@ -360,7 +360,7 @@ func (e *Engine) imagePlatform(ctx context.Context, repo name.Repository, n *nod
 			return Platform{}, fmt.Errorf("reading config blob: %w", err)
 		}
 	} else {
-		l, err := remote.Layer(repo.Digest(m.Config.Digest.String()), e.remote(context.WithoutCancel(ctx))...)
+		l, err := remote.Layer(repo.Digest(m.Config.Digest.String()), e.remote(ctx)...)
 		if err != nil {
 			return Platform{}, fmt.Errorf("reading config blob: %w", err)
 		}

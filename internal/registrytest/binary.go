@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 )
 
 const (
@@ -27,6 +26,10 @@ type registryBinary struct {
 	version string // e.g. "v3.1.2"
 }
 
+// locateBinary finds the distribution registry binary: $ZARF_REGISTRY_BIN if set, else
+// <repo root>/bin/registry, built from the tools module when it is missing or its version
+// differs from the one pinned in tools/go.mod. Concurrent test processes serialise the build
+// with a lock on <repo root>/bin/.registry.lock.
 var locateBinary = sync.OnceValues(func() (registryBinary, error) {
 	if path := os.Getenv(binaryEnv); path != "" {
 		version, err := binaryVersion(path)
@@ -41,19 +44,6 @@ var locateBinary = sync.OnceValues(func() (registryBinary, error) {
 	}
 	return ensureBuilt(root)
 })
-
-// RegistryBinary returns the path of the distribution registry binary: $ZARF_REGISTRY_BIN
-// if set, else <repo root>/bin/registry, which is built from the tools module when it is
-// missing or its version differs from the one pinned in tools/go.mod. Concurrent test
-// processes serialise the build with a lock on <repo root>/bin/.registry.lock.
-func RegistryBinary(tb testing.TB) string {
-	tb.Helper()
-	bin, err := locateBinary()
-	if err != nil {
-		tb.Fatalf("registrytest: locating the registry binary: %v", err)
-	}
-	return bin.path
-}
 
 // repoRoot walks up from the working directory to the directory whose go.mod declares
 // modulePath.

@@ -2,7 +2,7 @@
 // acceptance tests and the benchmarks.
 //
 // It provides:
-//   - real CNCF distribution registry processes ([Start], [RegistryBinary]) with index
+//   - real CNCF distribution registry processes ([Start]; the binary is $ZARF_REGISTRY_BIN, else bin/registry built from tools/go.mod) with index
 //     validation, TLS and htpasswd authentication options;
 //   - deterministic content generators that push images, BuildKit-style attestations and
 //     indexes (or arbitrary manifest bytes) with go-containerregistry ([PushIndex],
