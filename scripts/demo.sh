@@ -65,12 +65,8 @@ http: { addr: 127.0.0.1:$port, secret: demo }
 YML
   OTEL_TRACES_EXPORTER=none "$BIN/registry" serve "$WORK/$name/config.yml" >"$WORK/$name/log" 2>&1 &
   echo $! >>"$pidfile"
-  for _ in $(seq 100); do
-    curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && { echo "127.0.0.1:$port"; return; }
-    sleep 0.1
-  done
-  echo "registry $name did not start; see $WORK/$name/log" >&2
-  return 1
+  "$tool" wait "127.0.0.1:$port" || { echo "registry $name did not start; see $WORK/$name/log" >&2; return 1; }
+  echo "127.0.0.1:$port"
 }
 
 say "Starting two local registries (CNCF distribution v3)"

@@ -1,6 +1,6 @@
 module github.com/zarf-dev/terraform-provider-zarf/tools
 
-go 1.26.8
+go 1.26.1
 
 tool (
 	github.com/distribution/distribution/v3/cmd/registry

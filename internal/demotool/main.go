@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,7 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-const usage = `usage: demotool port | push-index <repo:tag> | push-image <repo:tag> | digest <ref>`
+const usage = `usage: demotool port | wait <host:port> | push-index <repo:tag> | push-image <repo:tag> | digest <ref>`
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -42,6 +44,8 @@ func run(args []string) error {
 		_, port, err := net.SplitHostPort(l.Addr().String())
 		fmt.Println(port)
 		return err
+	case args[0] == "wait" && len(args) == 2:
+		return waitForRegistry(args[1], 10*time.Second)
 	case args[0] == "push-index" && len(args) == 2:
 		d, err := pushIndex(args[1])
 		if err == nil {
@@ -71,6 +75,24 @@ func run(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("%s", usage)
+}
+
+// waitForRegistry polls http://host/v2/ until the registry answers 200.
+func waitForRegistry(host string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("registry %s did not answer within %s", host, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 var platforms = []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/ppc64le", "linux/s390x", "linux/riscv64"}

@@ -300,8 +300,10 @@ func (l *layoutStore) hasBlob(digest string, size int64) bool {
 	return err == nil && fi.Mode().IsRegular() && (size < 0 || fi.Size() == size)
 }
 
-// readBlob reads a whole blob of at most limit bytes and checks its digest.
-func (l *layoutStore) readBlob(digest string, limit int64) ([]byte, error) {
+// readManifest reads a whole blob of at most MaxManifestBytes (a manifest) and checks its
+// digest.
+func (l *layoutStore) readManifest(digest string) ([]byte, error) {
+	const limit = MaxManifestBytes
 	f, err := os.Open(l.blobPath(digest))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -498,7 +500,7 @@ func (l *layoutStore) top(ref imageRef) (v1.Descriptor, []byte, error) {
 	if err != nil {
 		return v1.Descriptor{}, nil, err
 	}
-	raw, err := l.readBlob(d.Digest.String(), MaxManifestBytes)
+	raw, err := l.readManifest(d.Digest.String())
 	if err != nil {
 		return v1.Descriptor{}, nil, err
 	}
@@ -531,7 +533,7 @@ func (l *layoutStore) reachable(entries []v1.Descriptor) map[string]bool {
 			return
 		}
 		seen[d] = true
-		raw, err := l.readBlob(d, MaxManifestBytes)
+		raw, err := l.readManifest(d)
 		if err != nil {
 			return
 		}

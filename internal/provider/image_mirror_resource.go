@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
@@ -192,33 +193,28 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 }
 
 func (r *imageMirrorResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan imageMirrorModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	rec, ok := r.copy(ctx, &plan, &resp.Diagnostics)
-	if !ok {
-		return
-	}
-	resp.Diagnostics.Append(plan.setComputed(rec)...)
-	resp.Diagnostics.Append(saveRecord(ctx, resp.Private, rec)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.mirrorPlanned(ctx, req.Plan, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
 func (r *imageMirrorResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.mirrorPlanned(ctx, req.Plan, &resp.State, resp.Private, &resp.Diagnostics)
+}
+
+// mirrorPlanned is Create and Update: copy what the plan shows, then record it in the state and
+// in private state.
+func (r *imageMirrorResource) mirrorPlanned(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, private privateSetter, diags *diag.Diagnostics) {
 	var plan imageMirrorModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
-	rec, ok := r.copy(ctx, &plan, &resp.Diagnostics)
+	rec, ok := r.copy(ctx, &plan, diags)
 	if !ok {
 		return
 	}
-	resp.Diagnostics.Append(plan.setComputed(rec)...)
-	resp.Diagnostics.Append(saveRecord(ctx, resp.Private, rec)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	diags.Append(plan.setComputed(rec)...)
+	diags.Append(saveRecord(ctx, private, rec)...)
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 // copy mirrors what the plan resolved: the source at the planned digest, so what lands is what
@@ -431,7 +427,11 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 	rec, recorded, d := loadRecord(ctx, req.Private)
 	resp.Diagnostics.Append(d...)
 	if !recorded {
+		// A state from before private records: the tag follows from the arguments.
 		rec.Digest = state.Digest.ValueString()
+		if spec, known, _ := state.spec(ctx); known {
+			_, rec.Tag, _ = r.engine.Locate(spec, rec.Digest)
+		}
 	}
 	err := r.engine.Delete(ctx, state.Target.ValueString(), rec.Tag, rec.Digest)
 	switch {

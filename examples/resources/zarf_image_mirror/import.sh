@@ -1,2 +1,3 @@
-# <target>,<source> (or <target> alone), written as in the configuration.
-terraform import zarf_image_mirror.nginx registry.internal/library/nginx:1.27,docker.io/library/nginx:1.27
+# <target>,<source> (or <target> alone), with target written exactly as in the configuration
+# (here without a tag: the tag comes from the source). A different spelling plans a replacement.
+terraform import zarf_image_mirror.nginx registry.internal/library/nginx,docker.io/library/nginx:1.27
