@@ -28,7 +28,8 @@ import (
 // manifest only once its blobs are there; this is also what go-containerregistry does). Every
 // other blob is checked (HEAD), mounted from another repository of the target registry when
 // one has it, or streamed from the source. A tag that already points at the digest is not
-// written again, so an Apply whose target holds everything makes HEAD requests only.
+// written again, so an Apply whose target holds everything makes HEAD requests only (with
+// referrers, also one listing per subject, to check that clients find them).
 func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	var st Stats
 	if p.Spec.Target == "" {
@@ -340,7 +341,7 @@ func isManifestRejection(err error) bool {
 	}
 	for _, d := range terr.Errors {
 		switch d.Code {
-		case transport.ManifestUnknownErrorCode, "MANIFEST_BLOB_UNKNOWN", transport.ManifestInvalidErrorCode, transport.BlobUnknownErrorCode:
+		case transport.ManifestUnknownErrorCode, manifestBlobUnknown, transport.ManifestInvalidErrorCode, transport.BlobUnknownErrorCode:
 			return true
 		}
 	}

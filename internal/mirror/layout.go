@@ -76,8 +76,8 @@ func (e *Engine) layoutOf(repo name.Repository) *layoutStore {
 	return l
 }
 
-// parseLayoutRef parses oci-layout://<path>[:<ref>|@<digest>]. defaultTag is as for
-// parseImageRef: a source without ref or digest is an error, as a layout has no "latest".
+// parseLayoutRef parses oci-layout://<path>[:<ref>|@<digest>]. A source without ref or digest
+// is an error, as a layout has no "latest".
 func (e *Engine) parseLayoutRef(attr, s string) (imageRef, error) {
 	bad := func(format string, args ...any) (imageRef, error) {
 		return imageRef{}, &ReferenceError{Attribute: attr, Value: s, Reason: fmt.Sprintf(format, args...)}
@@ -494,7 +494,7 @@ func mediaTypeOf(raw []byte, fallback types.MediaType) types.MediaType {
 	return types.OCIManifestSchema1
 }
 
-// layoutTop reads the top manifest of a layout source.
+// top reads the top manifest of a layout source.
 func (l *layoutStore) top(ref imageRef) (v1.Descriptor, []byte, error) {
 	d, err := l.find(ref)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -67,7 +68,7 @@ func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore) (Stat
 	if err := l.ensure(); err != nil {
 		return st, err
 	}
-	unlock, err := lockFile(l.dir+"/"+layoutGCLockFile, false)
+	unlock, err := lockFile(filepath.Join(l.dir, layoutGCLockFile), false)
 	if err != nil {
 		return st, fmt.Errorf("locking layout %s: %w", l.display, err)
 	}

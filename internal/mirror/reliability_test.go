@@ -681,7 +681,7 @@ func TestReliability(t *testing.T) {
 		seedChildren(t, c)
 		p := c.plan(t, c.spec())
 		c.dstProxy.AddFault(registrytest.Fault{Method: http.MethodPut, Path: digestPath("manifests", env.indexDigest), Times: 1,
-			Action: registrytest.FaultDelay, Delay: time.Second})
+			Action: registrytest.FaultDelay, Delay: 3 * time.Second}) // room for the Delete below on a loaded machine
 		done := make(chan error, 1)
 		go func() {
 			_, err := c.engine.Apply(t.Context(), p)
@@ -693,7 +693,7 @@ func TestReliability(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		// While the proxy holds the index push for a second.
+		// While the proxy holds the index push.
 		registrytest.Delete(t, env.dst.Ref(c.repo+"@"+env.children[1].Digest.String()))
 		if err := <-done; err != nil {
 			t.Fatal(err)
