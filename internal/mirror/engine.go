@@ -18,6 +18,10 @@ type Engine struct {
 	xfer   transfers // shared by the copies of every resource (blobcopy.go)
 
 	layouts sync.Map // synthetic repository → *layoutStore (layout.go)
+
+	// noReferrersAPI holds the registries that showed they lack the referrers API, so later
+	// lookups, of any resource, read the fallback tag directly (referrers.go).
+	noReferrersAPI sync.Map // registry host → struct{}
 }
 
 // Logger receives progress messages (the provider forwards them to tflog at INFO).

@@ -33,7 +33,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -269,12 +268,16 @@ func (e *Engine) findReferrers(ctx context.Context, repo name.Repository, subjec
 	return out, nil
 }
 
-// referrerFinder looks for referrers in one repository and remembers whether the registry has
-// shown that it lacks the referrers API.
+// referrerFinder looks for referrers in one repository.
 type referrerFinder struct {
-	e     *Engine
-	repo  name.Repository
-	noAPI atomic.Bool
+	e    *Engine
+	repo name.Repository
+}
+
+// apiMissing reports whether the registry has shown that it lacks the referrers API.
+func (f *referrerFinder) apiMissing() bool {
+	_, missing := f.e.noReferrersAPI.Load(f.repo.RegistryStr())
+	return missing
 }
 
 // fallbackTag is the tag under which registries without the referrers API keep the referrers
@@ -287,7 +290,7 @@ func fallbackTag(repo name.Repository, digest string) name.Tag {
 func (f *referrerFinder) oci(ctx context.Context, subject string) ([]Referrer, error) {
 	ref := f.repo.Digest(subject)
 	var im *v1.IndexManifest
-	if f.noAPI.Load() {
+	if f.apiMissing() {
 		tag := fallbackTag(f.repo, subject)
 		d, err := remote.Get(tag, f.e.remote(ctx)...)
 		if isNotFound(err) {
@@ -312,7 +315,7 @@ func (f *referrerFinder) oci(ctx context.Context, subject string) ([]Referrer, e
 			// answered 404, which the OCI distribution specification forbids a registry with
 			// the API to do) and there is no fallback tag: from now on, read the fallback tag
 			// directly.
-			f.noAPI.Store(true)
+			f.e.noReferrersAPI.Store(f.repo.RegistryStr(), struct{}{})
 			return nil, nil
 		}
 		if im, err = idx.IndexManifest(); err != nil {
