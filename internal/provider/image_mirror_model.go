@@ -33,6 +33,15 @@ type imageMirrorModel struct {
 	CopiedReferrers types.List `tfsdk:"copied_referrers"`
 }
 
+// sameContent reports whether m and o describe the same mirror, arguments that only matter
+// at plan or destroy time (keep_remotely, max_bytes) aside.
+func (m imageMirrorModel) sameContent(o imageMirrorModel) bool {
+	return m.Source.Equal(o.Source) && m.Target.Equal(o.Target) && m.Platforms.Equal(o.Platforms) &&
+		m.IndexMode.Equal(o.IndexMode) && m.Attestations.Equal(o.Attestations) && m.Referrers.Equal(o.Referrers) &&
+		m.ID.Equal(o.ID) && m.SourceDigest.Equal(o.SourceDigest) && m.Digest.Equal(o.Digest) && m.Ref.Equal(o.Ref) &&
+		m.Manifests.Equal(o.Manifests) && m.Size.Equal(o.Size) && m.CopiedReferrers.Equal(o.CopiedReferrers)
+}
+
 var manifestAttrTypes = map[string]attr.Type{
 	"platform":   types.StringType,
 	"digest":     types.StringType,

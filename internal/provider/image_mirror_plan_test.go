@@ -848,3 +848,33 @@ func TestCopy_pinsPlannedDigest(t *testing.T) {
 		t.Errorf("the target tag points at %s, want the planned %s", sha256Of(got), planned.Digest)
 	}
 }
+
+// Changing only keep_remotely is an update that copies nothing: apply reads nothing from the
+// source (the target was checked by refresh).
+func TestAccImageMirror_keepRemotelyChangeCopiesNothing(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	proxy := registrytest.NewProxy(t, src)
+	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	config := func(keep bool) string {
+		return hostsConfig(proxy.Host, dst.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n  keep_remotely = %v\n}\n",
+			proxy.Ref("app/web:1.0"), dst.Ref("mirror/web"), keep)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{Config: config(false)},
+			{
+				PreConfig: proxy.Reset,
+				Config:    config(true),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
+				}},
+				// Plan, final plan at apply, and the harness's post-apply plans each HEAD the
+				// source once; the update itself reads nothing.
+				Check: func(*terraform.State) error {
+					return expectRequests(t, proxy, map[registrytest.Call]int{getManifest: 0, getBlob: 0})
+				},
+			},
+		},
+	})
+}

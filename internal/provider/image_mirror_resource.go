@@ -197,6 +197,18 @@ func (r *imageMirrorResource) Create(ctx context.Context, req resource.CreateReq
 }
 
 func (r *imageMirrorResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state imageMirrorModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.sameContent(state) {
+		// Only keep_remotely or max_bytes changed: the target already holds the mirror (refresh
+		// checked it), so there is nothing to copy. Private state keeps its record.
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
 	r.mirrorPlanned(ctx, req.Plan, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
