@@ -389,22 +389,13 @@ func (e *Engine) walk(ctx context.Context, repo name.Repository, n *node, sel *s
 	if !n.isIndex {
 		return nil
 	}
-	if depth >= MaxNestingDepth {
-		return fmt.Errorf("index %s is nested deeper than %d levels", n.desc.Digest, MaxNestingDepth)
+	manifests, err := n.indexEntries(depth)
+	if err != nil {
+		return err
 	}
 	path = append(path, n.desc.Digest.String())
-	var im v1.IndexManifest
-	if err := json.Unmarshal(n.raw, &im); err != nil {
-		return fmt.Errorf("index %s does not parse: %w", n.desc.Digest, err)
-	}
-	if len(im.Manifests) > MaxIndexEntries {
-		return fmt.Errorf("index %s lists %d entries, more than the %d this provider accepts", n.desc.Digest, len(im.Manifests), MaxIndexEntries)
-	}
 	keptImages := map[string]bool{}
-	for _, d := range im.Manifests {
-		if d.Digest.Algorithm != "sha256" {
-			return fmt.Errorf("index %s lists digest %q; only sha256 digests are supported", n.desc.Digest, d.Digest)
-		}
+	for _, d := range manifests {
 		if slices.Contains(path, d.Digest.String()) {
 			return fmt.Errorf("index %s lists %s, which contains it: the index graph has a loop", n.desc.Digest, d.Digest)
 		}
@@ -649,4 +640,25 @@ func (s *selector) check(source string) error {
 
 func isIndexType(mt types.MediaType) bool {
 	return mt == types.OCIImageIndex || mt == types.DockerManifestList
+}
+
+// indexEntries parses the entries of the index n, found depth levels below the top, within the
+// limits against broken or hostile registries.
+func (n *node) indexEntries(depth int) ([]v1.Descriptor, error) {
+	if depth >= MaxNestingDepth {
+		return nil, fmt.Errorf("index %s is nested deeper than %d levels", n.desc.Digest, MaxNestingDepth)
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(n.raw, &im); err != nil {
+		return nil, fmt.Errorf("index %s does not parse: %w", n.desc.Digest, err)
+	}
+	if len(im.Manifests) > MaxIndexEntries {
+		return nil, fmt.Errorf("index %s lists %d entries, more than the %d this provider accepts", n.desc.Digest, len(im.Manifests), MaxIndexEntries)
+	}
+	for _, d := range im.Manifests {
+		if d.Digest.Algorithm != "sha256" {
+			return nil, fmt.Errorf("index %s lists digest %q; only sha256 digests are supported", n.desc.Digest, d.Digest)
+		}
+	}
+	return im.Manifests, nil
 }

@@ -410,20 +410,11 @@ func (e *Engine) readReferrerTree(ctx context.Context, repo name.Repository, n *
 	if !n.isIndex {
 		return nil
 	}
-	if depth >= MaxNestingDepth {
-		return fmt.Errorf("index %s is nested deeper than %d levels", n.desc.Digest, MaxNestingDepth)
+	manifests, err := n.indexEntries(depth)
+	if err != nil {
+		return err
 	}
-	var im v1.IndexManifest
-	if err := json.Unmarshal(n.raw, &im); err != nil {
-		return fmt.Errorf("index %s does not parse: %w", n.desc.Digest, err)
-	}
-	if len(im.Manifests) > MaxIndexEntries {
-		return fmt.Errorf("index %s lists %d entries, more than the %d this provider accepts", n.desc.Digest, len(im.Manifests), MaxIndexEntries)
-	}
-	for _, d := range im.Manifests {
-		if d.Digest.Algorithm != "sha256" {
-			return fmt.Errorf("index %s lists digest %q; only sha256 digests are supported", n.desc.Digest, d.Digest)
-		}
+	for _, d := range manifests {
 		c := &node{desc: d, kept: true, isIndex: isIndexType(d.MediaType)}
 		if err := e.fetch(ctx, repo, c); err != nil {
 			return err
