@@ -173,16 +173,7 @@ func (e *Engine) applyLayoutReferrers(ctx context.Context, p *Plan, l *layoutSto
 	if len(p.referrers) == 0 {
 		return nil
 	}
-	var manifests []*node
-	seen := map[string]bool{}
-	for _, r := range p.referrers {
-		r.node.visitKept(func(n *node) {
-			if !seen[n.outDigest] {
-				seen[n.outDigest] = true
-				manifests = append(manifests, n)
-			}
-		})
-	}
+	manifests := p.referrerManifests()
 	var st Stats
 	if err := e.writeLayoutBlobs(ctx, l, p.src.Repo, blobsOf(manifests, nil), &st); err != nil {
 		return fmt.Errorf("copying the blobs of referrers: %w", err)

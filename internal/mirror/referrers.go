@@ -463,14 +463,9 @@ func artifactTypeOf(raw []byte, cosign bool) string {
 	return m.Config.MediaType
 }
 
-// applyReferrers copies the plan's referrers to dst, after their subjects: the blobs the target
-// lacks, then each referrer's manifests (those of a referrer index first) by digest, then each
-// cosign tag; then it makes sure the target lists every OCI referrer.
-func (e *Engine) applyReferrers(ctx context.Context, t *transfers, dst name.Repository, p *Plan) error {
-	if len(p.referrers) == 0 {
-		return nil
-	}
-	// Every manifest of every referrer, once, children before their index.
+// referrerManifests lists every manifest of every referrer of the plan, once, children before
+// their index.
+func (p *Plan) referrerManifests() []*node {
 	var manifests []*node
 	seen := map[string]bool{}
 	for _, r := range p.referrers {
@@ -481,6 +476,17 @@ func (e *Engine) applyReferrers(ctx context.Context, t *transfers, dst name.Repo
 			}
 		})
 	}
+	return manifests
+}
+
+// applyReferrers copies the plan's referrers to dst, after their subjects: the blobs the target
+// lacks, then each referrer's manifests (those of a referrer index first) by digest, then each
+// cosign tag; then it makes sure the target lists every OCI referrer.
+func (e *Engine) applyReferrers(ctx context.Context, t *transfers, dst name.Repository, p *Plan) error {
+	if len(p.referrers) == 0 {
+		return nil
+	}
+	manifests := p.referrerManifests()
 	var (
 		mu     sync.Mutex
 		have   = map[string]bool{}
