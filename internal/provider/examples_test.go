@@ -1,12 +1,10 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -71,53 +69,18 @@ func TestExamplesCoverEverything(t *testing.T) {
 // without a required_providers block get one for zarf-dev/zarf, as a reader's configuration
 // would have. It needs the terraform CLI, so it runs with the acceptance tests (TF_ACC).
 func TestExamplesValidate(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("set TF_ACC=1 to run terraform validate on the examples")
-	}
-	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tf == "" {
-		var err error
-		if tf, err = exec.LookPath("terraform"); err != nil {
-			t.Fatalf("terraform not found: set TF_ACC_TERRAFORM_PATH (%v)", err)
-		}
-	}
-
 	dirs := exampleDirs(t)
 	if len(dirs) == 0 {
 		t.Fatalf("no example directories under %s", examplesDir)
 	}
-
-	work := t.TempDir()
-	pluginDir := filepath.Join(work, "plugin")
-	build := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "terraform-provider-zarf"), "../../")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	cliConfig := filepath.Join(work, "terraformrc")
-	writeFile(t, cliConfig, fmt.Sprintf(`provider_installation {
-  dev_overrides {
-    "zarf-dev/zarf" = %q
-  }
-  direct {}
-}
-`, filepath.ToSlash(pluginDir)))
-	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	tf := newTerraformCLI(t)
 
 	for _, dir := range dirs {
 		rel, _ := filepath.Rel(examplesDir, dir)
 		t.Run(filepath.ToSlash(rel), func(t *testing.T) {
 			t.Parallel()
-			runTerraform := func(wd string, args ...string) ([]byte, []byte, error) {
-				cmd := exec.CommandContext(t.Context(), tf, args...)
-				cmd.Dir, cmd.Env = wd, env
-				var stdout, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				err := cmd.Run()
-				return stdout.Bytes(), stderr.Bytes(), err
-			}
-
-			if out, _, err := runTerraform(dir, "fmt", "-check", "-diff", "-no-color"); err != nil {
-				t.Errorf("examples/%s is not formatted (make fmt): %v\n%s", rel, err, out)
+			if out, _, code := tf.run(t, dir, "fmt", "-check", "-diff", "-no-color"); code != 0 {
+				t.Errorf("examples/%s is not formatted (make fmt): exit %d\n%s", rel, code, out)
 			}
 
 			ws := t.TempDir()
@@ -142,7 +105,7 @@ func TestExamplesValidate(t *testing.T) {
 `)
 			}
 
-			stdout, stderr, err := runTerraform(ws, "validate", "-json", "-no-color")
+			stdout, stderr, code := tf.run(t, ws, "validate", "-json", "-no-color")
 			var result struct {
 				Valid       bool `json:"valid"`
 				Diagnostics []struct {
@@ -158,7 +121,7 @@ func TestExamplesValidate(t *testing.T) {
 				} `json:"diagnostics"`
 			}
 			if jerr := json.Unmarshal(stdout, &result); jerr != nil {
-				t.Fatalf("terraform validate in a copy of examples/%s: %v (exit: %v)\nstdout:\n%s\nstderr:\n%s", rel, jerr, err, stdout, stderr)
+				t.Fatalf("terraform validate in a copy of examples/%s: %v (exit %d)\nstdout:\n%s\nstderr:\n%s", rel, jerr, code, stdout, stderr)
 			}
 			for _, d := range result.Diagnostics {
 				if d.Summary == devOverrideWarning {
@@ -200,14 +163,4 @@ func exampleDirs(t *testing.T) []string {
 	}
 	slices.Sort(dirs)
 	return dirs
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -496,49 +494,17 @@ func expectRefreshGone(addr string) plancheck.PlanCheck {
 // while nothing drifted, 2 after each kind of drift (with the plan saying what drifted), 0 again
 // after `terraform apply` repaired it, and 1 when the target cannot be reached.
 func TestAccImageMirror_detailedExitCode(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1 (and TF_ACC_TERRAFORM_PATH) to run it")
-	}
-	tfBin := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tfBin == "" {
-		var err error
-		if tfBin, err = exec.LookPath("terraform"); err != nil {
-			t.Fatal("TF_ACC_TERRAFORM_PATH is not set and terraform is not on PATH")
-		}
-	}
+	tf := newTerraformCLI(t)
 	t.Parallel()
 	f := newDriftFixture(t)
-
-	pluginDir := t.TempDir()
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(pluginDir, "terraform-provider-zarf"), "github.com/zarf-dev/terraform-provider-zarf")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	cliConfig := filepath.Join(t.TempDir(), "terraform.rc")
-	writeTestFile(t, cliConfig, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n",
-		"registry.terraform.io/zarf-dev/zarf", pluginDir))
 	work := t.TempDir()
-	writeTestFile(t, filepath.Join(work, "main.tf"), "terraform {\n  required_providers {\n    zarf = { source = \"zarf-dev/zarf\" }\n  }\n}\n\n"+
+	writeFile(t, filepath.Join(work, "main.tf"), "terraform {\n  required_providers {\n    zarf = { source = \"zarf-dev/zarf\" }\n  }\n}\n\n"+
 		strings.Replace(f.config, "insecure_registries", "max_retries = 0\n  insecure_registries", 1))
 
-	var env []string
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "TF_") && k != "CHECKPOINT_DISABLE" {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "TF_CLI_CONFIG_FILE="+cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0")
 	terraform := func(want int, args ...string) string {
 		t.Helper()
-		cmd := exec.CommandContext(t.Context(), tfBin, append(args, "-no-color", "-input=false")...)
-		cmd.Dir, cmd.Env = work, env
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if exitErr, ok := err.(*exec.ExitError); ok {
-			code = exitErr.ExitCode()
-		} else if err != nil {
-			t.Fatalf("running terraform %s: %v", strings.Join(args, " "), err)
-		}
+		stdout, stderr, code := tf.run(t, work, append(args, "-no-color", "-input=false")...)
+		out := append(stdout, stderr...)
 		if code != want {
 			t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
 		}
@@ -598,13 +564,6 @@ func TestAccImageMirror_detailedExitCode(t *testing.T) {
 
 	f.dst.Stop()
 	plan(1, "Error: Cannot check the target")
-}
-
-func writeTestFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestReportDrift(t *testing.T) {
