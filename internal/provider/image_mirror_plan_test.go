@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
@@ -42,16 +43,6 @@ func testResource(t *testing.T, hosts ...string) *imageMirrorResource {
 		t.Fatal(err)
 	}
 	return &imageMirrorResource{engine: mirror.New(mirror.WithClient(c))}
-}
-
-// hostsConfig is a provider block that reaches the given hosts (registries or proxies) over
-// plain HTTP.
-func hostsConfig(hosts ...string) string {
-	quoted := make([]string, len(hosts))
-	for i, h := range hosts {
-		quoted[i] = fmt.Sprintf("%q", h)
-	}
-	return fmt.Sprintf("provider \"zarf\" {\n  insecure_registries = [%s]\n}\n", strings.Join(quoted, ", "))
 }
 
 // contentSize computes, from what the registry serves and without the engine, the bytes of
@@ -140,13 +131,6 @@ func expectedManifests(t *testing.T, raw []byte) []knownvalue.Check {
 		}))
 	}
 	return checks
-}
-
-// planStep is a plancheck.PlanCheck made of a function of the whole request.
-type planStep func(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse)
-
-func (f planStep) CheckPlan(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	f(ctx, req, resp)
 }
 
 // expectRequests fails unless the proxy counted exactly these requests of each call (calls not
@@ -353,8 +337,8 @@ func TestAccImageMirror_replanCostsOneHeadAtSource(t *testing.T) {
 				Config:    config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectEmptyPlan(),
-					planStep(func(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-						resp.Error = expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 0, getBlob: 0})
+					planFuncCheck(func(*tfjson.Plan) error {
+						return expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 0, getBlob: 0})
 					}),
 				}},
 			},
@@ -788,10 +772,11 @@ func TestAccImageMirror_tagMovedBetweenPlanAndApply(t *testing.T) {
 	dstProxy := registrytest.NewProxy(t, dst)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	var moved string
-	moveTag := planStep(func(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) {
+	moveTag := planFuncCheck(func(*tfjson.Plan) error {
 		// After the plan is saved and before it is applied, someone pushes another index to the
 		// source tag.
 		moved = registrytest.PushIndex(t, src.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]}).Digest.String()
+		return nil
 	})
 	config := hostsConfig(src.Host, dstProxy.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
 		src.Ref("app/web:1.0"), dstProxy.Ref("mirror/web"))

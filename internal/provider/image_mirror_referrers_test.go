@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	fwtypes "github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
@@ -328,9 +328,10 @@ func TestAccImageMirrorReferrersSubset(t *testing.T) {
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{sigCheck})),
-					planStep(func(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) {
+					planFuncCheck(func(*tfjson.Plan) error {
 						// After the plan is saved and before it is applied, the image gets an attestation.
 						registrytest.PushRaw(t, repo+":"+cosignTagOf(amd64.Digest.String(), ".att"), types.OCIManifestSchema1, attAMD)
+						return nil
 					}),
 				}},
 				ExpectError: regexp.MustCompile(`Provider produced inconsistent final plan`),

@@ -28,9 +28,19 @@ var testProviders = map[string]func() (tfprotov6.ProviderServer, error){
 func providerConfig(regs ...*registrytest.Registry) string {
 	hosts := make([]string, len(regs))
 	for i, r := range regs {
-		hosts[i] = fmt.Sprintf("%q", r.Host)
+		hosts[i] = r.Host
 	}
-	return fmt.Sprintf("provider \"zarf\" {\n  insecure_registries = [%s]\n}\n", strings.Join(hosts, ", "))
+	return hostsConfig(hosts...)
+}
+
+// hostsConfig is a provider block that reaches the given hosts (registries or proxies) over
+// plain HTTP.
+func hostsConfig(hosts ...string) string {
+	quoted := make([]string, len(hosts))
+	for i, h := range hosts {
+		quoted[i] = fmt.Sprintf("%q", h)
+	}
+	return fmt.Sprintf("provider \"zarf\" {\n  insecure_registries = [%s]\n}\n", strings.Join(quoted, ", "))
 }
 
 // mirrorConfig is a provider block plus one zarf_image_mirror "test" with the given body.
