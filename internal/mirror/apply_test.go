@@ -278,8 +278,8 @@ func TestApplyUntagged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Untagged() || p.Ref() != dst.host+"/mirror/app@"+f.digest {
-		t.Fatalf("untagged %v ref %s", p.Untagged(), p.Ref())
+	if p.TargetTag != "" || p.Ref() != dst.host+"/mirror/app@"+f.digest {
+		t.Fatalf("tag %q ref %s", p.TargetTag, p.Ref())
 	}
 	dst.requests()
 	if _, err := e.Apply(t.Context(), p); err != nil {

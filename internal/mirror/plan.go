@@ -96,9 +96,6 @@ func (p *Plan) Ref() string {
 	return p.TargetRepository + ":" + p.TargetTag + "@" + p.Digest
 }
 
-// Untagged reports whether the target is pushed by digest only.
-func (p *Plan) Untagged() bool { return p.TargetTag == "" }
-
 // node is one manifest of the source tree.
 type node struct {
 	desc        v1.Descriptor // as the parent lists it (for the top: what the source resolved to)

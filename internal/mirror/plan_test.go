@@ -433,8 +433,8 @@ func TestPlanTargets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.TargetRepository != dst || p.TargetTag != tc.tag || p.Untagged() != (tc.tag == "") {
-				t.Fatalf("target %q %q untagged=%v", p.TargetRepository, p.TargetTag, p.Untagged())
+			if p.TargetRepository != dst || p.TargetTag != tc.tag {
+				t.Fatalf("target %q %q", p.TargetRepository, p.TargetTag)
 			}
 			if p.ID() != dst+"@"+f.digest {
 				t.Fatalf("ID = %s", p.ID())
