@@ -17,8 +17,6 @@ type Engine struct {
 	log    Logger
 	xfer   transfers // shared by the copies of every resource (blobcopy.go)
 
-	layouts sync.Map // synthetic repository → *layoutStore (layout.go)
-
 	// noReferrersAPI holds the registries that showed they lack the referrers API, so later
 	// lookups, of any resource, read the fallback tag directly (referrers.go).
 	noReferrersAPI sync.Map // registry host → struct{}

@@ -4,10 +4,11 @@ package mirror
 //
 // A layout reference is oci-layout://<path>:<ref> or oci-layout://<path>@<digest> (a target may
 // also name the bare path; its ref is then the tag of the source). Inside the engine a layout
-// is an imageRef whose Repo is a synthetic repository (host oci-layout.invalid) registered with
-// the Engine: planning, the plan's tree and the registry copy path stay the same, and the few
-// places that do I/O ask layoutOf(repo) whether they read from or write to a directory instead
-// of a registry:
+// is an imageRef whose Repo is a synthetic repository whose host carries the path
+// (<hex of the path>.oci-layout.invalid/layout), so the Engine keeps no table of layouts:
+// planning, the plan's tree and the registry copy path stay the same, and the few places that
+// do I/O ask layoutOf(repo) whether they read from or write to a directory instead of a
+// registry:
 //
 //   - reading (fetchTop, fetch, imagePlatform, ResolveSource and the blob source of copyBlob):
 //     manifests and blobs are files under blobs/sha256, verified against their digest;
@@ -32,6 +33,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -49,7 +51,8 @@ const (
 )
 
 const (
-	layoutHost       = "oci-layout.invalid"
+	layoutHostSuffix = ".oci-layout.invalid" // .invalid is reserved (RFC 2606): never a real registry
+	layoutRepoPath   = "layout"
 	layoutFile       = "oci-layout"
 	layoutIndexFile  = "index.json"
 	layoutVersion    = `{"imageLayoutVersion":"1.0.0"}`
@@ -68,68 +71,101 @@ type layoutStore struct {
 
 // layoutOf returns the layout behind a synthetic repository, nil for a registry repository.
 func (e *Engine) layoutOf(repo name.Repository) *layoutStore {
-	if repo.RegistryStr() != layoutHost {
+	encoded, ok := strings.CutSuffix(repo.RegistryStr(), layoutHostSuffix)
+	if !ok {
 		return nil
 	}
-	v, _ := e.layouts.Load(repo.RepositoryStr())
-	l, _ := v.(*layoutStore)
-	return l
+	raw, err := hex.DecodeString(encoded)
+	if err != nil {
+		return nil
+	}
+	display := string(raw)
+	dir, err := filepath.Abs(display)
+	if err != nil {
+		dir = display // relative to the working directory all the same
+	}
+	return &layoutStore{display: display, dir: dir}
 }
 
-// parseLayoutRef parses oci-layout://<path>[:<ref>|@<digest>]. A source without ref or digest
-// is an error, as a layout has no "latest".
-func (e *Engine) parseLayoutRef(attr, s string) (imageRef, error) {
+// layoutRepository is the synthetic repository of the layout at path (as written).
+func layoutRepository(path string) (name.Repository, error) {
+	return name.NewRepository(hex.EncodeToString([]byte(path)) + layoutHostSuffix + "/" + layoutRepoPath)
+}
+
+// parseLayoutRef parses oci-layout://<path>[:<ref>|@<digest>]. A source (any attribute but
+// target) without ref or digest is an error, as a layout has no "latest".
+func parseLayoutRef(attr, s string) (imageRef, error) {
 	bad := func(format string, args ...any) (imageRef, error) {
 		return imageRef{}, &ReferenceError{Attribute: attr, Value: s, Reason: fmt.Sprintf(format, args...)}
 	}
-	rest := strings.TrimPrefix(s, LayoutScheme)
-	path, ref, digest := rest, "", ""
-	if i := strings.IndexAny(rest, ":@"); i >= 0 {
-		path = rest[:i]
-		if rest[i] == ':' {
-			ref = rest[i+1:]
-			if ref == "" {
-				return bad("it ends with %q but names no ref after it; write oci-layout://<path>:<ref> or oci-layout://<path>@sha256:<digest>", ":")
-			}
-		} else {
-			digest = rest[i+1:]
-		}
+	isSource := attr != "target"
+	path, ref, digest, hasDigest := splitLayoutRef(strings.TrimPrefix(s, LayoutScheme))
+	if hasDriveLetter(path) && runtime.GOOS != "windows" {
+		return bad("the layout path %q starts with a Windows drive letter, but this provider runs on %s, where it would be "+
+			"a relative directory named %q; write a path of this machine", path, runtime.GOOS, path[:1]+":")
 	}
 	if path == "" {
 		return bad("the layout path is empty; write oci-layout://<path>:<ref> or oci-layout://<path>@sha256:<digest>")
+	}
+	if ref == "" && len(path)+len(LayoutScheme) < len(s) && !hasDigest {
+		return bad("it ends with %q but names no ref after it; write oci-layout://<path>:<ref> or oci-layout://<path>@sha256:<digest>", ":")
 	}
 	if strings.ContainsFunc(ref, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }) {
 		return bad("ref %q contains white space or control characters", ref)
 	}
 	var out imageRef
-	if digest != "" || strings.HasPrefix(rest[len(path):], "@") {
+	if hasDigest {
 		h, err := v1.NewHash(digest)
 		if err != nil || h.Algorithm != "sha256" {
 			return bad("digest %q is not sha256:<64 hex digits>", digest)
 		}
 		out.Digest = h.String()
 	}
-	if attr == "source" && ref == "" && out.Digest == "" {
+	if isSource && ref == "" && out.Digest == "" {
 		return bad("name the image in the layout: oci-layout://%s:<ref> (a ref name or the original image reference) or oci-layout://%s@sha256:<digest>", path, path)
 	}
-	abs, err := filepath.Abs(path)
+	if _, err := filepath.Abs(path); err != nil {
+		return bad("%v", err)
+	}
+	repo, err := layoutRepository(path)
 	if err != nil {
 		return bad("%v", err)
 	}
-	sum := sha256.Sum256([]byte(abs))
-	key := "l" + hex.EncodeToString(sum[:8])
-	repo, err := name.NewRepository(layoutHost + "/" + key)
-	if err != nil {
-		return bad("%v", err)
-	}
-	e.layouts.LoadOrStore(key, &layoutStore{display: path, dir: abs})
 	out.Repo = repo
 	out.Layout = &layoutRef{Path: path, Name: ref}
 	out.Tag = ref
-	if attr == "source" {
+	if isSource {
 		out.Tag = tagOf(ref)
 	}
 	return out, nil
+}
+
+// splitLayoutRef splits what follows oci-layout:// into the path and what follows the first
+// ':' (the ref) or '@' (the digest) after it. A Windows drive letter ("C:\" or "C:/") belongs
+// to the path: the ref follows the next colon.
+func splitLayoutRef(rest string) (path, ref, digest string, hasDigest bool) {
+	skip := 0
+	if hasDriveLetter(rest) {
+		skip = len("C:")
+	}
+	i := strings.IndexAny(rest[skip:], ":@")
+	if i < 0 {
+		return rest, "", "", false
+	}
+	i += skip
+	if rest[i] == ':' {
+		return rest[:i], rest[i+1:], "", false
+	}
+	return rest[:i], "", rest[i+1:], true
+}
+
+// hasDriveLetter reports whether a path starts with a Windows drive letter and a separator.
+func hasDriveLetter(path string) bool {
+	if len(path) < 3 || path[1] != ':' || (path[2] != '/' && path[2] != '\\') {
+		return false
+	}
+	c := path[0] | 0x20 // lower case
+	return c >= 'a' && c <= 'z'
 }
 
 // tagOf is the tag a layout ref gives a registry target: the ref when it is a valid tag, the

@@ -25,6 +25,12 @@ type imageRef struct {
 // normalise as Docker does. defaultTag is used when neither tag nor digest is given ("latest"
 // for sources, "" for targets, whose tag then comes from the source).
 func (e *Engine) parseImageRef(attr, s, defaultTag string) (imageRef, error) {
+	return parseImageRef(e.client.ParseReference, attr, s, defaultTag)
+}
+
+// parseImageRef is Engine.parseImageRef with the registry part parsed by parse. It makes no
+// request and keeps nothing: ValidateReference runs it without an Engine.
+func parseImageRef(parse func(string) (name.Reference, error), attr, s, defaultTag string) (imageRef, error) {
 	bad := func(format string, args ...any) (imageRef, error) {
 		return imageRef{}, &ReferenceError{Attribute: attr, Value: s, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -35,7 +41,7 @@ func (e *Engine) parseImageRef(attr, s, defaultTag string) (imageRef, error) {
 		return bad("it has leading or trailing white space")
 	}
 	if IsLayout(s) {
-		return e.parseLayoutRef(attr, s)
+		return parseLayoutRef(attr, s)
 	}
 	if strings.Contains(s, "://") {
 		return bad("write it without a scheme, as host[:port]/repository[:tag][@sha256:digest], or write an OCI image layout as oci-layout://<path>:<ref> or oci-layout://<path>@sha256:<digest>")
@@ -62,9 +68,9 @@ func (e *Engine) parseImageRef(attr, s, defaultTag string) (imageRef, error) {
 	if tag == "" && !hasDigest {
 		tag = defaultTag
 	}
-	parsed, err := e.client.ParseReference(repo)
+	parsed, err := parse(repo)
 	if err != nil {
-		return bad("%v", err)
+		return bad("%v", explainRepository(repo, err))
 	}
 	ref.Repo = parsed.Context()
 	if tag != "" {
@@ -74,6 +80,27 @@ func (e *Engine) parseImageRef(attr, s, defaultTag string) (imageRef, error) {
 		ref.Tag = tag
 	}
 	return ref, nil
+}
+
+// explainRepository says what is wrong with a repository that did not parse (the reference
+// parser only says that it could not), with the fix for the most common case: upper case.
+func explainRepository(repo string, err error) error {
+	if _, rerr := name.NewRepository(repo); rerr != nil {
+		err = rerr
+	}
+	host, path, found := strings.Cut(repo, "/")
+	if !found || !strings.ContainsAny(host, ".:") && host != "localhost" {
+		host, path = "", repo
+	}
+	if lower := strings.ToLower(path); lower != path {
+		if host != "" {
+			lower = host + "/" + lower
+		}
+		if _, lerr := name.NewRepository(lower); lerr == nil {
+			return fmt.Errorf("%w; repository names are lower case: write %s", err, lower)
+		}
+	}
+	return err
 }
 
 // splitTag splits "host:port/repo:tag" into "host:port/repo" and "tag": the tag is after the
