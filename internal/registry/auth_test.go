@@ -1,18 +1,22 @@
 package registry
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 func basic(user, password string) string {
@@ -241,5 +245,56 @@ func TestExplainForbiddenAndNotFound(t *testing.T) {
 	}
 	if c.Explain(nil, "x") != nil {
 		t.Error("Explain(nil) is not nil")
+	}
+}
+
+// waitingKeychain is a credential helper that answers only when its context ends, as a helper
+// stuck on a prompt or a network call would, and reports when it is asked.
+type waitingKeychain struct{ asked chan struct{} }
+
+func (k waitingKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	return k.ResolveContext(context.Background(), r)
+}
+
+func (k waitingKeychain) ResolveContext(ctx context.Context, _ authn.Resource) (authn.Authenticator, error) {
+	k.asked <- struct{}{}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(time.Minute):
+		return authn.Anonymous, nil
+	}
+}
+
+// TestExplainLooksUpCredentialsWithTheRequestContext: explaining a 401 asks the Docker config
+// which credentials were sent; that look-up runs with the context of the failed request, so a
+// credential helper stops when Terraform is cancelled (Ctrl-C) instead of holding it up.
+func TestExplainLooksUpCredentialsWithTheRequestContext(t *testing.T) {
+	keychain := waitingKeychain{asked: make(chan struct{}, 1)}
+	c := newClient(t, Config{Keychain: keychain})
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://registry.example.com/v2/app/manifests/v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unauthorized := &transport.Error{StatusCode: http.StatusUnauthorized, Request: req,
+		Errors: []transport.Diagnostic{{Code: transport.UnauthorizedErrorCode, Message: "authentication required"}}}
+
+	done := make(chan error, 1)
+	go func() { done <- c.Explain(fmt.Errorf("reading: %w", unauthorized), "registry.example.com/app:v1") }()
+	select {
+	case <-keychain.asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Explain did not ask the keychain which credentials were sent")
+	}
+	cancel() // Ctrl-C while the helper runs
+	select {
+	case explained := <-done:
+		var e *Error
+		if !errors.As(explained, &e) || e.Kind != Unauthorized || !strings.Contains(explained.Error(), "refused access") {
+			t.Errorf("Explain = %v, want an explained 401", explained)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Explain still waits for the credential helper 10 s after the request's context was cancelled")
 	}
 }

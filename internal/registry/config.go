@@ -162,6 +162,22 @@ func (c Config) settings() (*settings, error) {
 	return s, nil
 }
 
+// ValidateAddress checks one entry of insecure_registries or one registry_auth address
+// (host[:port]) without a request, with the rules Config.Validate applies; the error starts with
+// the value.
+func ValidateAddress(address string) error {
+	if err := checkAddress(address); err != nil {
+		return fmt.Errorf("%q %w", address, err)
+	}
+	return nil
+}
+
+// ValidateCAPEM checks a ca_pem bundle with the rules Config.Validate applies.
+func ValidateCAPEM(bundle []byte) error {
+	_, err := parseCertificates(bundle)
+	return err
+}
+
 // checkAddress accepts host[:port] and explains what is wrong otherwise. Its messages continue
 // a sentence that starts with the attribute and the value.
 func checkAddress(address string) error {

@@ -184,3 +184,29 @@ func TestParseRepository(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateAddressAndCAPEM: the per-value checks that terraform validate runs give the
+// answers of Config.Validate.
+func TestValidateAddressAndCAPEM(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:5000", "registry.lab", "[::1]:5000", "docker.io"} {
+		if err := ValidateAddress(ok); err != nil {
+			t.Errorf("ValidateAddress(%q) = %v", ok, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"":                      `"" is empty; expected host[:port]`,
+		"https://registry.lab/": `"https://registry.lab/" has a scheme; write the host[:port] alone, e.g. "registry.lab"`,
+		"registry.lab/team":     `"registry.lab/team" has a path`,
+		"127.0.0.1:port":        `"127.0.0.1:port" is not a valid host[:port]`,
+	} {
+		if err := ValidateAddress(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidateAddress(%q) = %v, want %q", in, err, want)
+		}
+	}
+	if err := ValidateCAPEM(nil); err != nil {
+		t.Errorf("ValidateCAPEM(empty) = %v", err)
+	}
+	if err := ValidateCAPEM([]byte("not a certificate")); err == nil || !strings.Contains(err.Error(), "no PEM-encoded certificate found") {
+		t.Errorf("ValidateCAPEM(garbage) = %v", err)
+	}
+}

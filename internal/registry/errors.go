@@ -147,11 +147,11 @@ func (c *Client) Explain(err error, ref string) error {
 	case Unauthorized:
 		msg = fmt.Sprintf("registry %s refused access to repository %q with %s; check the credentials, "+
 			"and that the repository exists (registries also answer 401 for repositories that do not exist)",
-			host, repo, c.keychain.source(context.Background(), reg))
+			host, repo, c.keychain.source(requestContext(cause), reg))
 	case Forbidden:
 		msg = fmt.Sprintf("registry %s denied access to repository %q with %s; "+
 			"the credentials were accepted but do not allow this operation",
-			host, repo, c.keychain.source(context.Background(), reg))
+			host, repo, c.keychain.source(requestContext(cause), reg))
 	case TLS:
 		msg = fmt.Sprintf("the TLS certificate of registry %s could not be verified; add the CA certificate "+
 			"that signed it to ca_pem, or list %s in insecure_registries to skip verification", host, host)
@@ -165,6 +165,17 @@ func (c *Client) Explain(err error, ref string) error {
 			"or raise max_retries", host)
 	}
 	return &Error{Kind: kind, msg: msg, cause: cause, err: err}
+}
+
+// requestContext is the context of the request that failed with err, so that looking up which
+// credentials it carried (a credential helper may run) ends when the operation is cancelled;
+// nil when err carries no request.
+func requestContext(err error) context.Context {
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.Request != nil {
+		return terr.Request.Context()
+	}
+	return nil
 }
 
 // locate finds the registry and repository that ref, an image reference or a repository,

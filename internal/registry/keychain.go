@@ -25,10 +25,14 @@ func (k *keychain) ResolveContext(ctx context.Context, target authn.Resource) (a
 	return authn.Resolve(ctx, k.fallback, target)
 }
 
-// source says which credentials go to target, without revealing them.
+// source says which credentials go to target, without revealing them. The Docker config (and
+// its credential helpers) is asked with ctx; with a nil ctx it is not asked.
 func (k *keychain) source(ctx context.Context, target authn.Resource) string {
 	if _, ok := k.auth[normaliseHost(target.RegistryStr())]; ok {
 		return "credentials from registry_auth for " + target.RegistryStr()
+	}
+	if ctx == nil {
+		return "the credentials of the Docker config for " + target.RegistryStr() + ", if it has any"
 	}
 	if auth, err := authn.Resolve(ctx, k.fallback, target); err == nil && auth == authn.Anonymous {
 		return "no credentials (anonymous: neither a registry_auth block nor the Docker config has an entry for " +

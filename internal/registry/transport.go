@@ -4,8 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -18,12 +21,19 @@ type PlainHTTPError struct {
 	Answered bool
 	// Err is the TLS error behind Answered, nil otherwise.
 	Err error
+	// Near is the insecure_registries entry that names the same host with another port, or
+	// without one ("127.0.0.1" for 127.0.0.1:5000); empty when there is none.
+	Near string
 }
 
 func (e *PlainHTTPError) Error() string {
 	what := "registry " + e.Host + " answered over plain HTTP"
 	if !e.Answered {
 		what = "refused to contact registry " + e.Host + " over plain HTTP"
+	}
+	if e.Near != "" {
+		return fmt.Sprintf("%s; it is not listed in insecure_registries, which lists %q: the port is part of the host, "+
+			"so list %q there if it really serves plain HTTP", what, e.Near, e.Host)
 	}
 	return what + "; it is not listed in insecure_registries; add it there if it really serves plain HTTP"
 }
@@ -87,7 +97,7 @@ func (p *hostPolicy) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil {
 			_ = req.Body.Close() // a RoundTripper closes the body, also on errors
 		}
-		return nil, &PlainHTTPError{Host: req.URL.Host}
+		return nil, &PlainHTTPError{Host: req.URL.Host, Near: p.nearlyListed(req.URL)}
 	}
 	rt := p.verified
 	if listed {
@@ -96,9 +106,25 @@ func (p *hostPolicy) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := rt.RoundTrip(withoutForwardedAuthorization(req))
 	var record tls.RecordHeaderError
 	if err != nil && !listed && errors.As(err, &record) && string(record.RecordHeader[:]) == "HTTP/" {
-		return nil, &PlainHTTPError{Host: req.URL.Host, Answered: true, Err: err}
+		return nil, &PlainHTTPError{Host: req.URL.Host, Answered: true, Err: err, Near: p.nearlyListed(req.URL)}
 	}
 	return resp, err
+}
+
+// nearlyListed returns the insecure_registries entry (normalised) that names the host of u with
+// another port or none, the usual slip when a registry listens on a port; empty when none does.
+func (p *hostPolicy) nearlyListed(u *url.URL) string {
+	hostname := strings.ToLower(u.Hostname())
+	for entry := range p.insecure {
+		name := entry
+		if h, _, err := net.SplitHostPort(entry); err == nil {
+			name = h
+		}
+		if strings.Trim(name, "[]") == hostname {
+			return entry
+		}
+	}
+	return ""
 }
 
 // withoutForwardedAuthorization drops the Authorization header from a redirected request to

@@ -3,6 +3,7 @@ package registry
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -128,3 +129,26 @@ func TestUnreachableIsExplained(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPlainHTTPHintsAtThePort: insecure_registries = ["127.0.0.1"] does not list
+// 127.0.0.1:<port>; the refusal names the entry that almost matched and says that the port is
+// part of the host.
+func TestPlainHTTPHintsAtThePort(t *testing.T) {
+	reg := newPlainRegistry(t)
+	hostname, _, err := net.SplitHostPort(reg.host())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{InsecureRegistries: []string{"registry.example.com", hostname}})
+	ref := reg.host() + "/plain/app:v1"
+	err = pushAndHead(t, c, ref)
+	var plain *PlainHTTPError
+	if !errors.As(err, &plain) {
+		t.Fatalf("push = %v, want a PlainHTTPError", err)
+	}
+	want := fmt.Sprintf(`it is not listed in insecure_registries, which lists %q: the port is part of the host, so list %q there if it really serves plain HTTP`,
+		hostname, reg.host())
+	if msg := c.Explain(err, ref).Error(); !strings.Contains(msg, want) {
+		t.Errorf("Explain: %s\nwant it to contain: %s", msg, want)
+	}
+}
