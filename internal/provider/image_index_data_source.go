@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
@@ -50,8 +51,10 @@ func (d *imageIndexDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 			"would copy before it runs.",
 		Attributes: map[string]schema.Attribute{
 			"ref": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Image reference: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`.",
+				Required: true,
+				MarkdownDescription: "Image reference: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`, or an OCI image " +
+					"layout, `oci-layout://<path>:<ref>` or `oci-layout://<path>@sha256:…`.",
+				Validators: []validator.String{validReference("ref")},
 			},
 			"digest": schema.StringAttribute{Computed: true, MarkdownDescription: "Digest the reference resolves to."},
 			"media_type": schema.StringAttribute{
@@ -91,7 +94,12 @@ func (d *imageIndexDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		resp.Diagnostics.AddError("Provider not configured", "The zarf provider was not configured before zarf_image_index was read; this is a bug.")
 		return
 	}
-	p, err := d.engine.Plan(ctx, mirror.Spec{Source: m.Ref.ValueString(), Attestations: true})
+	// A ref known only now was not validated: check it here, so that the error names ref.
+	err := mirror.ValidateReference("ref", m.Ref.ValueString())
+	var p *mirror.Plan
+	if err == nil {
+		p, err = d.engine.Plan(ctx, mirror.Spec{Source: m.Ref.ValueString(), Attestations: true})
+	}
 	if err != nil {
 		addEngineError(&resp.Diagnostics, "Cannot read "+m.Ref.ValueString(), err)
 		return

@@ -68,7 +68,9 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"`oci-layout://<path>@sha256:…`: `<ref>` matches an `index.json` entry by its " +
 					"`org.opencontainers.image.ref.name`, or by its original image reference " +
 					"(`org.opencontainers.image.base.name`, e.g. `oci-layout://images:docker.io/library/nginx:1.27`). " +
-					"The path contains neither `:` nor `@`. See the guide *Air-gapped mirroring in two hops*.",
+					"The path contains neither `:` nor `@`, a Windows drive letter (`C:\\images` or `C:/images`) aside. " +
+					"See the guide *Air-gapped mirroring in two hops*. `terraform validate` checks the syntax.",
+				Validators: []validator.String{validReference("source")},
 			},
 			"target": schema.StringAttribute{
 				Required: true,
@@ -81,6 +83,7 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"ref again replaces its entry, several mirrors may share one layout, and destroy removes only the " +
 					"mirror's entry and the blobs no other entry uses.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:    []validator.String{validReference("target")},
 			},
 			"platforms": schema.SetAttribute{
 				ElementType: types.StringType,
@@ -88,7 +91,7 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "Platforms to copy, as `os/arch[/variant]` (`linux/amd64`, `linux/arm/v7`). " +
 					"Without a variant a platform matches every variant; `linux/arm64` and `linux/arm64/v8` match " +
 					"each other. A platform the source does not list is a plan-time error. Omitted: every platform.",
-				Validators: []validator.Set{setvalidator.SizeAtLeast(1)},
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(validPlatform)},
 			},
 			"index_mode": schema.StringAttribute{
 				Optional: true,

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/function"
@@ -68,12 +69,15 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 				Optional:    true,
 				MarkdownDescription: "Registries (`host[:port]`) that may be reached over plain HTTP or TLS without " +
 					"verification. Every other registry is reached over verified HTTPS, localhost and private " +
-					"addresses included: there is no silent fallback to plain HTTP.",
+					"addresses included: there is no silent fallback to plain HTTP. The port is part of the host: " +
+					"`127.0.0.1` does not list `127.0.0.1:5000`.",
+				Validators: []validator.List{listvalidator.ValueStringsAre(validAddress)},
 			},
 			"ca_pem": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Extra trusted CA certificates (PEM), added to the system's, for registries " +
 					"whose certificates a private CA signed. Example: `ca_pem = file(\"ca.pem\")`.",
+				Validators: []validator.String{validCAPEM},
 			},
 			"jobs": schema.Int64Attribute{
 				Optional: true,
@@ -98,6 +102,7 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					"address": schema.StringAttribute{
 						Required:            true,
 						MarkdownDescription: "Registry host, `host[:port]` without a scheme (`docker.io` and `index.docker.io` are the same registry).",
+						Validators:          []validator.String{validAddress},
 					},
 					"username": schema.StringAttribute{
 						Required:            true,

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -81,4 +82,48 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// requiredProvidersBlock declares zarf-dev/zarf, as a reader's configuration would.
+const requiredProvidersBlock = `terraform {
+  required_providers {
+    zarf = {
+      source = "zarf-dev/zarf"
+    }
+  }
+}
+`
+
+// validateDiagnostic is one diagnostic of terraform validate -json.
+type validateDiagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	Range    *struct {
+		Filename string `json:"filename"`
+		Start    struct {
+			Line int `json:"line"`
+		} `json:"start"`
+	} `json:"range"`
+}
+
+// validate runs terraform validate -json in dir and returns whether the configuration is valid
+// and its diagnostics, without the warning that dev_overrides causes.
+func (c *terraformCLI) validate(t *testing.T, dir string) (bool, []validateDiagnostic) {
+	t.Helper()
+	stdout, stderr, code := c.run(t, dir, "validate", "-json", "-no-color")
+	var result struct {
+		Valid       bool                 `json:"valid"`
+		Diagnostics []validateDiagnostic `json:"diagnostics"`
+	}
+	if err := json.Unmarshal(stdout, &result); err != nil {
+		t.Fatalf("terraform validate in %s: %v (exit %d)\nstdout:\n%s\nstderr:\n%s", dir, err, code, stdout, stderr)
+	}
+	var diags []validateDiagnostic
+	for _, d := range result.Diagnostics {
+		if d.Summary != devOverrideWarning {
+			diags = append(diags, d)
+		}
+	}
+	return result.Valid, diags
 }
