@@ -43,7 +43,7 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 			prior = &rec
 		}
 	}
-	rec, inspected, err := r.planRecord(ctx, spec, prior)
+	rec, _, err := r.planRecord(ctx, spec, prior)
 	if err != nil {
 		addEngineError(&resp.Diagnostics, "Cannot plan the mirror of "+spec.Source, err)
 		return
@@ -54,10 +54,9 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 			fmt.Sprintf("%s now points at %s; the last apply copied %s. The plan updates the mirror to the new content.",
 				spec.Source, rec.SourceDigest, prior.SourceDigest))
 	}
-	// Warn when something is about to be copied: the source was inspected (first plan, moved
-	// source, new selection) or the mirror goes to another place. A plan without changes stays
-	// quiet.
-	if inspected || prior == nil || rec.Repository != prior.Repository || rec.Tag != prior.Tag {
+	// Warn only when this plan decides what the mirror is; a plan without changes, a repair or
+	// a new signature stays quiet.
+	if decides(prior, rec) {
 		planWarnings(spec, rec, &resp.Diagnostics)
 	}
 	if prior != nil && prior.Selection.Referrers && rec.SourceDigest == prior.SourceDigest {
@@ -128,14 +127,37 @@ func newReferrersWarning(spec mirror.Spec, rec, prior mirrorRecord, diags *diag.
 	}
 }
 
-// planWarnings says what may surprise in a mirror that is about to be copied.
+// quietPlatforms is the most platforms a source may list for a mirror of all of them to pass
+// without a warning: amd64 and arm64 is the common pair, not a surprise.
+const quietPlatforms = 2
+
+// decides reports whether a plan decides what a mirror is: a new mirror (prior is nil), another
+// platform selection, content of another size (the source moved), or another place. A plan that
+// repeats, repairs or only adds signatures to what was applied does not.
+func decides(prior *mirrorRecord, rec mirrorRecord) bool {
+	if prior == nil {
+		return true
+	}
+	before, after := prior.Selection, rec.Selection
+	before.Referrers, after.Referrers = false, false // signatures are not counted in the size
+	return !before.equal(after) || prior.Size != rec.Size || prior.Repository != rec.Repository || prior.Tag != rec.Tag
+}
+
+// planWarnings says what may surprise in a mirror whose plan decides what it is.
 func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
-	if len(spec.Platforms) == 0 && len(rec.Platforms) > 1 {
+	// Not when max_bytes bounds the size, nor from a layout, whose platforms the first hop chose.
+	if len(spec.Platforms) == 0 && len(rec.Platforms) > quietPlatforms && spec.MaxBytes == 0 && !mirror.IsLayout(spec.Source) {
 		diags.AddAttributeWarning(path.Root("platforms"),
 			fmt.Sprintf("Mirroring all %d platforms of %s", len(rec.Platforms), spec.Source),
 			fmt.Sprintf("%s lists %d platforms (%s) and platforms is not set, so every one is copied: %s (%d bytes) in all.\n\n"+
-				"To copy fewer, set platforms, for example platforms = [%q]. The zarf_image_index data source lists "+
-				"the platforms and sizes a source offers.",
+				"To copy fewer, choose one of:\n"+
+				"  - platforms = [%[6]q] with index_mode = \"filter\": the target gets a new index that lists only those "+
+				"platforms (its digest differs from the source's and is shown in the plan); every registry accepts it;\n"+
+				"  - platforms = [%[6]q] with the default index_mode = \"preserve\": the source's digest is kept, but the target gets "+
+				"a sparse index (the others' images absent), which only a registry configured to accept it takes (CNCF distribution v3 with "+
+				"validation.manifests.indexes.platforms: none or list); others reject it at apply.\n"+
+				"To keep every platform, set max_bytes to the most you accept: the plan fails above it, and this warning is not shown. "+
+				"The zarf_image_index data source lists the platforms and sizes a source offers.",
 				spec.Source, len(rec.Platforms), strings.Join(rec.Platforms, ", "), mirror.HumanBytes(rec.Size), rec.Size, rec.Platforms[0]))
 	}
 	layout := mirror.IsLayout(rec.Repository) // a layout accepts sparse indexes and keeps entries without ref

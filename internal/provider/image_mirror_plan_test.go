@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -182,6 +183,24 @@ func planModel(t *testing.T, source, target string, platforms []string, mode mir
 // values) from model, the prior state from state (nil for a create), no private state.
 func modifyPlan(t *testing.T, r *imageMirrorResource, model imageMirrorModel, state *imageMirrorModel) (*fwresource.ModifyPlanResponse, imageMirrorModel) {
 	t.Helper()
+	return modifyPlanWithRecord(t, r, model, state, nil)
+}
+
+// modifyPlanAfterApply calls ModifyPlan for model with the state and private state that an
+// apply of rec leaves.
+func modifyPlanAfterApply(t *testing.T, r *imageMirrorResource, model imageMirrorModel, rec mirrorRecord) *fwresource.ModifyPlanResponse {
+	t.Helper()
+	state := model
+	if d := state.setComputed(rec); d.HasError() {
+		t.Fatal(d)
+	}
+	resp, _ := modifyPlanWithRecord(t, r, model, &state, &rec)
+	return resp
+}
+
+// modifyPlanWithRecord is modifyPlan with rec, when not nil, in the private state.
+func modifyPlanWithRecord(t *testing.T, r *imageMirrorResource, model imageMirrorModel, state *imageMirrorModel, rec *mirrorRecord) (*fwresource.ModifyPlanResponse, imageMirrorModel) {
+	t.Helper()
 	ctx := context.Background()
 	var sr fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
@@ -198,6 +217,15 @@ func modifyPlan(t *testing.T, r *imageMirrorResource, model imageMirrorModel, st
 		}
 	}
 	req := fwresource.ModifyPlanRequest{Config: tfsdk.Config{Schema: s, Raw: plan.Raw}, Plan: plan, State: st}
+	if rec != nil {
+		// The framework's private state type is internal: make one by reflection and fill it
+		// as Create does.
+		private := reflect.New(reflect.TypeOf(req.Private).Elem())
+		if d := saveRecord(ctx, private.Interface().(privateSetter), *rec); d.HasError() {
+			t.Fatal(d)
+		}
+		reflect.ValueOf(&req).Elem().FieldByName("Private").Set(private)
+	}
 	resp := &fwresource.ModifyPlanResponse{Plan: plan}
 	r.ModifyPlan(ctx, req, resp)
 	var out imageMirrorModel
@@ -635,6 +663,124 @@ func TestModifyPlan_warnings(t *testing.T) {
 		}
 		if len(planned.Manifests.Elements()) != 1 || planned.Size.ValueInt64() >= manySize {
 			t.Errorf("planned %d manifests of %v bytes", len(planned.Manifests.Elements()), planned.Size)
+		}
+	})
+}
+
+// TestModifyPlan_warningsOnlyForDecisions: the warning about mirroring every platform shows when
+// a decision is made about a source of more than two platforms (a create, or a new selection or
+// size), without max_bytes and not from a layout; never on a plan without changes or on an update
+// that only copies a new signature. Its advice names both ways that work.
+func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
+	reg := registrytest.Start(t)
+	many := registrytest.PushIndex(t, reg.Ref("app/many:1"), registrytest.IndexSpec{Images: sixteenPlatforms, Attestations: true})
+	registrytest.PushIndex(t, reg.Ref("app/two:1"), registrytest.IndexSpec{Images: testImages[:2], Attestations: true})
+	r := testResource(t, reg.Host)
+	ctx := context.Background()
+	source, target := reg.Ref("app/many:1"), reg.Ref("mirror/many")
+	allPlatforms := func(resp *fwresource.ModifyPlanResponse) []string {
+		t.Helper()
+		if resp.Diagnostics.HasError() {
+			t.Fatalf("errors: %v", diagTexts(resp.Diagnostics))
+		}
+		var texts []string
+		for _, w := range diagTexts(resp.Diagnostics.Warnings()) {
+			if strings.HasPrefix(w, "Mirroring all") {
+				texts = append(texts, w)
+			}
+		}
+		return texts
+	}
+	applied := func(m imageMirrorModel) mirrorRecord {
+		t.Helper()
+		spec, _, d := m.spec(ctx)
+		if d.HasError() {
+			t.Fatal(d)
+		}
+		rec, _, err := r.planRecord(ctx, spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+
+	t.Run("create of more than two platforms", func(t *testing.T) {
+		resp, _ := modifyPlan(t, r, planModel(t, source, target, nil, mirror.ModePreserve), nil)
+		warnings := allPlatforms(resp)
+		if len(warnings) != 1 {
+			t.Fatalf("warnings %v, want one about all platforms", diagTexts(resp.Diagnostics))
+		}
+		t.Logf("warning: %s", warnings[0])
+		// Both ways that work: a filtered index, or every platform / a registry that accepts a
+		// sparse index; platforms alone (with the default preserve) is not offered as enough.
+		mustContain(t, warnings[0], "16 platforms", `index_mode = "filter"`, `platforms = ["linux/amd64"]`,
+			"sparse index", "validation.manifests.indexes.platforms", "max_bytes")
+		if regexp.MustCompile(`(?i)to copy fewer, set platforms`).MatchString(warnings[0]) {
+			t.Errorf("the advice offers platforms alone: %s", warnings[0])
+		}
+	})
+
+	for _, tc := range []struct {
+		name  string
+		model imageMirrorModel
+	}{
+		{"two platforms", planModel(t, reg.Ref("app/two:1"), target, nil, mirror.ModePreserve)},
+		{"max_bytes bounds the size", func() imageMirrorModel {
+			m := planModel(t, source, target, nil, mirror.ModePreserve)
+			m.MaxBytes = fwtypes.Int64Value(1 << 30)
+			return m
+		}()},
+	} {
+		t.Run("create, "+tc.name, func(t *testing.T) {
+			resp, _ := modifyPlan(t, r, tc.model, nil)
+			if w := allPlatforms(resp); len(w) != 0 {
+				t.Errorf("warning: %v", w)
+			}
+		})
+	}
+
+	t.Run("create from a layout", func(t *testing.T) {
+		dir := t.TempDir()
+		hop := r.engine
+		p, err := hop.Plan(ctx, mirror.Spec{Source: source, Target: "oci-layout://" + dir, Attestations: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hop.Apply(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := modifyPlan(t, r, planModel(t, "oci-layout://"+dir+":1", target, nil, mirror.ModePreserve), nil)
+		if w := allPlatforms(resp); len(w) != 0 {
+			t.Errorf("warning on the second hop, whose platforms the first hop chose: %v", w)
+		}
+	})
+
+	t.Run("plan without changes after apply", func(t *testing.T) {
+		m := planModel(t, source, target, nil, mirror.ModePreserve)
+		resp := modifyPlanAfterApply(t, r, m, applied(m))
+		if len(resp.Diagnostics) != 0 {
+			t.Errorf("diagnostics: %v", diagTexts(resp.Diagnostics))
+		}
+	})
+
+	t.Run("new selection", func(t *testing.T) {
+		before := planModel(t, source, target, nil, mirror.ModePreserve)
+		before.Attestations = fwtypes.BoolValue(false)
+		resp := modifyPlanAfterApply(t, r, planModel(t, source, target, nil, mirror.ModePreserve), applied(before))
+		if w := allPlatforms(resp); len(w) != 1 {
+			t.Errorf("warnings %v, want the one about all platforms", diagTexts(resp.Diagnostics))
+		}
+	})
+
+	t.Run("update that only copies a new signature", func(t *testing.T) {
+		m := planModel(t, source, target, nil, mirror.ModePreserve)
+		m.Referrers = fwtypes.BoolValue(true)
+		rec := applied(m)
+		pushCosign(t, reg.Ref("app/many"), many.Digest.String(), ".sig")
+		resp := modifyPlanAfterApply(t, r, m, rec)
+		warnings := diagTexts(resp.Diagnostics)
+		if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "New signatures or attestations at the source") {
+			t.Errorf("diagnostics %v, want only the one about the new signature", warnings)
 		}
 	})
 }
