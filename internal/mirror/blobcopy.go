@@ -129,6 +129,10 @@ func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repos
 		err = t.pusher.Upload(ctx, dst, blob)
 	}
 	if err != nil {
+		if serr := blob.sourceError(); serr != nil {
+			// The source failed (a blob deleted since the plan, say): name the registry that answered.
+			return 0, 0, e.explain("reading blob", src.Digest(d.Digest.String()), serr)
+		}
 		return 0, 0, e.explain("copying blob to", dst.Digest(d.Digest.String()), err)
 	}
 	t.remember(dst, d.Digest)
@@ -171,8 +175,9 @@ type sourceBlob struct {
 	src     v1.Layer
 	streams semaphore
 
-	mu   sync.Mutex
-	last *sizeCheckedReader // of the latest Compressed call; nil when never opened
+	mu     sync.Mutex
+	last   *sizeCheckedReader // of the latest Compressed call; nil when never opened
+	srcErr error              // the latest failure to open or read the source
 }
 
 var _ v1.Layer = (*sourceBlob)(nil)
@@ -203,9 +208,10 @@ func (b *sourceBlob) Compressed() (io.ReadCloser, error) {
 	rc, err := b.src.Compressed()
 	if err != nil {
 		release()
+		b.failed(err)
 		return nil, err
 	}
-	r := &sizeCheckedReader{rc: rc, size: b.desc.Size, digest: b.desc.Digest, release: release}
+	r := &sizeCheckedReader{rc: rc, size: b.desc.Size, digest: b.desc.Digest, release: release, failed: b.failed}
 	b.mu.Lock()
 	b.last = r
 	b.mu.Unlock()
@@ -213,6 +219,21 @@ func (b *sourceBlob) Compressed() (io.ReadCloser, error) {
 }
 
 func (b *sourceBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
+
+// failed records a failure of the source, so that an upload that fails because of it is
+// reported as the source's.
+func (b *sourceBlob) failed(err error) {
+	b.mu.Lock()
+	b.srcErr = err
+	b.mu.Unlock()
+}
+
+// sourceError is the latest failure of the source, nil when there was none.
+func (b *sourceBlob) sourceError() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.srcErr
+}
 
 // sent returns the bytes read by the latest reader (an upload that was restarted reads the
 // blob again) and whether the blob was opened at all.
@@ -228,12 +249,14 @@ func (b *sourceBlob) sent() (int64, bool) {
 }
 
 // sizeCheckedReader counts the bytes read and fails when they are more or fewer than size. It
-// releases its stream slot at the end of the blob, on the first error or on Close.
+// releases its stream slot at the end of the blob, on the first error or on Close, and reports
+// its errors, which are the source's, to failed.
 type sizeCheckedReader struct {
 	rc      io.ReadCloser
 	size    int64
 	digest  v1.Hash
 	release func()
+	failed  func(error)
 	once    sync.Once
 
 	mu sync.Mutex
@@ -254,6 +277,9 @@ func (r *sizeCheckedReader) Read(p []byte) (int, error) {
 	}
 	if err != nil {
 		r.once.Do(r.release)
+		if !errors.Is(err, io.EOF) {
+			r.failed(err)
+		}
 	}
 	return n, err
 }

@@ -1,12 +1,14 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
@@ -98,4 +100,54 @@ func TestAccImageMirror_transientFaults(t *testing.T) {
 	if n := srcProxy.Count(http.MethodGet, registrytest.KindManifest) + dstProxy.Count(http.MethodPut, registrytest.KindManifest); n == 0 {
 		t.Fatal("no request went through the proxies")
 	}
+}
+
+// TestAccImageMirror_sourceBlobGoneBeforeApply: a layer deleted at the source between plan and
+// apply fails the apply with an error that names the source registry, which answered 404, not
+// the target.
+func TestAccImageMirror_sourceBlobGoneBeforeApply(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	var index struct {
+		Manifests []struct {
+			Digest string `json:"digest"`
+		} `json:"manifests"`
+	}
+	var image struct {
+		Layers []struct {
+			Digest string `json:"digest"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal(raw, &index); err != nil {
+		t.Fatal(err)
+	}
+	manifest, _ := registrytest.Fetch(t, src.Ref("app/web@"+index.Manifests[0].Digest))
+	if err := json.Unmarshal(manifest, &image); err != nil {
+		t.Fatal(err)
+	}
+	layer := image.Layers[0].Digest
+	deleteLayer := planFuncCheck(func(*tfjson.Plan) error {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, src.URL()+"/v2/app/web/blobs/"+layer, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("deleting %s at the source: %s", layer, resp.Status)
+		}
+		return nil
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{{
+			Config:           reliabilityConfig(src.Ref("app/web:1.0"), dst.Ref("mirror/web"), 1, src.Host, dst.Host),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{deleteLayer}},
+			ExpectError: phrases("reading blob "+src.Ref("app/web@"+layer), src.Ref("app/web@"+layer)+" was not found in registry "+src.Host,
+				"BLOB_UNKNOWN"),
+		}},
+	})
 }
