@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	tfjson "github.com/hashicorp/terraform-json"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
@@ -206,5 +210,83 @@ func expectPlanChangesOnly(addr string, attrs ...string) plancheck.PlanCheck {
 			return nil
 		}
 		return fmt.Errorf("the plan lists nothing for %s", addr)
+	})
+}
+
+// filteredMirror applies, with the engine, a filter mirror of two of testImages from src to
+// dst's mirror/web:1.0, and returns the source reference and the target as configured.
+func filteredMirror(t *testing.T, src, dst *registrytest.Registry) (source, target string) {
+	t.Helper()
+	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
+	source, target = src.Ref("app/web:1.0"), dst.Ref("mirror/web")
+	r := testResource(t, src.Host, dst.Host)
+	p, err := r.engine.Plan(t.Context(), mirror.Spec{Source: source, Target: target, Platforms: []string{"linux/amd64", "linux/arm64"},
+		IndexMode: mirror.ModeFilter, Attestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.engine.Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	return source, target
+}
+
+// TestRead_importOfFilteredMirror: importing "<target>,<source>" of a filter mirror (made with
+// other arguments than the defaults) reads what the target holds without reporting it as drift:
+// no warning that the tag points elsewhere or that anything is gone.
+func TestRead_importOfFilteredMirror(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	source, target := filteredMirror(t, src, dst)
+	filtered, _ := registrytest.Fetch(t, dst.Ref("mirror/web:1.0"))
+	r := testResource(t, src.Host, dst.Host)
+	ctx := context.Background()
+
+	var sr fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	state := tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(sr.Schema.Type().TerraformType(ctx), nil)}
+	var ir fwresource.ImportStateResponse
+	ir.State = state
+	r.ImportState(ctx, fwresource.ImportStateRequest{ID: target + "," + source}, &ir)
+	if ir.Diagnostics.HasError() {
+		t.Fatal(diagTexts(ir.Diagnostics))
+	}
+	req := fwresource.ReadRequest{State: ir.State}
+	resp := &fwresource.ReadResponse{State: ir.State}
+	resp.Private = newPrivateState(t, req.Private)
+	r.Read(ctx, req, resp)
+	if len(resp.Diagnostics) != 0 {
+		t.Errorf("diagnostics after importing a correct filter mirror: %v", diagTexts(resp.Diagnostics))
+	}
+	var got imageMirrorModel
+	if d := resp.State.Get(ctx, &got); d.HasError() || resp.State.Raw.IsNull() {
+		t.Fatalf("state %v: %v", resp.State.Raw, d)
+	}
+	if got.Digest.ValueString() != sha256Of(filtered) || len(got.Manifests.Elements()) != 2 {
+		t.Errorf("imported digest %v with %d manifests, want the target's %s with 2", got.Digest, len(got.Manifests.Elements()), sha256Of(filtered))
+	}
+}
+
+// TestAccImageMirror_importFilteredWithSource: after importing a filter mirror with its source,
+// the plan only sets the arguments an import ID cannot carry (index_mode, platforms): what the
+// target holds is what the configuration gives.
+func TestAccImageMirror_importFilteredWithSource(t *testing.T) {
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	source, target := filteredMirror(t, src, dst)
+	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\nindex_mode = \"filter\"",
+		source, target), src, dst)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{{
+			Config:             config,
+			ResourceName:       mirrorAddr,
+			ImportState:        true,
+			ImportStateKind:    resource.ImportBlockWithID,
+			ImportStateId:      target + "," + source,
+			ExpectNonEmptyPlan: true,
+			ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
+				expectPlanChangesOnly(mirrorAddr, "index_mode", "platforms"),
+			}},
+		}},
 	})
 }

@@ -218,13 +218,10 @@ func modifyPlanWithRecord(t *testing.T, r *imageMirrorResource, model imageMirro
 	}
 	req := fwresource.ModifyPlanRequest{Config: tfsdk.Config{Schema: s, Raw: plan.Raw}, Plan: plan, State: st}
 	if rec != nil {
-		// The framework's private state type is internal: make one by reflection and fill it
-		// as Create does.
-		private := reflect.New(reflect.TypeOf(req.Private).Elem())
-		if d := saveRecord(ctx, private.Interface().(privateSetter), *rec); d.HasError() {
+		req.Private = newPrivateState(t, req.Private)
+		if d := saveRecord(ctx, req.Private, *rec); d.HasError() {
 			t.Fatal(d)
 		}
-		reflect.ValueOf(&req).Elem().FieldByName("Private").Set(private)
 	}
 	resp := &fwresource.ModifyPlanResponse{Plan: plan}
 	r.ModifyPlan(ctx, req, resp)
@@ -233,6 +230,17 @@ func modifyPlanWithRecord(t *testing.T, r *imageMirrorResource, model imageMirro
 		t.Fatalf("reading the modified plan: %v", d)
 	}
 	return resp, out
+}
+
+// newPrivateState returns an empty private state of the type of like (the framework's type is
+// internal, so it is made by reflection), as the framework hands one to Read and ModifyPlan.
+func newPrivateState[P any](t *testing.T, like P) P {
+	t.Helper()
+	typ := reflect.TypeOf(like)
+	if typ == nil || typ.Kind() != reflect.Pointer {
+		t.Fatalf("private state type %v is not a pointer", typ)
+	}
+	return reflect.New(typ.Elem()).Interface().(P)
 }
 
 // diagTexts formats diagnostics as "summary: detail", one per element.

@@ -507,7 +507,10 @@ func parseImportID(id string) (target, source string, err error) {
 // readImported learns what the mirror should hold when nothing is recorded: right after an
 // import, or for a state written without a record. It plans the mirror with the state's
 // arguments (defaults after an import), from the source (at the recorded source_digest when the
-// state has one), or, imported without a source, from the target itself. This reads manifests
+// state has one), or, imported without a source, from the target itself. When the target's tag
+// holds another mirror of the source than those arguments give (one made with a filter or a
+// platform selection, which an import ID cannot say), it records what the target holds, with the
+// source's digest: the plan then shows the arguments to set, not a drift. This reads manifests
 // with GET requests, the only refresh that does. It reports false when what it should inspect
 // does not exist at the target.
 func (r *imageMirrorResource) readImported(ctx context.Context, state *imageMirrorModel, diags *diag.Diagnostics) (mirrorRecord, bool) {
@@ -518,18 +521,39 @@ func (r *imageMirrorResource) readImported(ctx context.Context, state *imageMirr
 		return mirrorRecord{}, false
 	}
 	spec.Target, spec.MaxBytes = target, 0
-	targetOnly := state.Source.IsNull() || state.Source.ValueString() == ""
-	if targetOnly {
-		spec.Source = target
-	} else if sd := state.SourceDigest.ValueString(); sd != "" {
+	if state.Source.IsNull() || state.Source.ValueString() == "" {
+		return r.readTarget(ctx, spec, target, diags)
+	}
+	if sd := state.SourceDigest.ValueString(); sd != "" {
 		spec.SourceDigest = sd
 	}
 	p, err := r.engine.Plan(ctx, spec)
-	if targetOnly && mirror.IsNotFound(err) {
+	if err != nil {
+		addEngineError(diags, "Cannot import "+target, err)
+		return mirrorRecord{}, false
+	}
+	if p.TargetTag == "" {
+		return recordOf(p), true
+	}
+	tagged := p.TargetRepository + ":" + p.TargetTag
+	if held, err := r.engine.ResolveSource(ctx, tagged); err != nil || held == p.Digest {
+		return recordOf(p), true // refresh's check says whether the target holds it
+	}
+	rec, ok := r.readTarget(ctx, spec, tagged, diags)
+	rec.SourceDigest = p.SourceDigest
+	return rec, ok
+}
+
+// readTarget records what the target holds at ref (the target with its tag or digest), read as
+// a source with spec's other arguments; false when it does not exist.
+func (r *imageMirrorResource) readTarget(ctx context.Context, spec mirror.Spec, ref string, diags *diag.Diagnostics) (mirrorRecord, bool) {
+	spec.Source, spec.SourceDigest = ref, ""
+	p, err := r.engine.Plan(ctx, spec)
+	if mirror.IsNotFound(err) {
 		return mirrorRecord{}, false
 	}
 	if err != nil {
-		addEngineError(diags, "Cannot import "+target, err)
+		addEngineError(diags, "Cannot import "+spec.Target, err)
 		return mirrorRecord{}, false
 	}
 	return recordOf(p), true
