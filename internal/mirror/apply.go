@@ -35,8 +35,9 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	if p.Spec.Target == "" {
 		return st, errors.New("the plan has no target")
 	}
+	start := time.Now()
 	if l := e.layoutOf(p.target.Repo); l != nil {
-		return e.applyLayout(ctx, p, l) // layout_apply.go
+		return e.applyLayout(ctx, p, l, start) // layout_apply.go
 	}
 	t, err := e.transfer()
 	if err != nil {
@@ -50,14 +51,12 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	}
 
 	all := p.blobs()
-	st.Blobs = len(all)
-	for _, b := range all {
-		st.BlobBytes += b.Size
-	}
+	st.Blobs, st.BlobBytes = len(all), sizeOf(all)
 	blobs := p.missingBlobs(have)
 	st.BlobsSkipped = len(all) - len(blobs)
-	e.log(ctx, "copying blobs", map[string]any{
-		"target": p.TargetRepository, "blobs": len(all), "blobs_to_check": len(blobs),
+	e.log(ctx, fmt.Sprintf("mirroring %s to %s: %d blobs (%s) to check or copy, %d of %d manifests already there",
+		p.Source, p.TargetRepository, len(blobs), HumanBytes(sizeOf(blobs)), len(have), len(p.Copied)), map[string]any{
+		"target": p.TargetRepository, "blobs": len(all), "blobs_to_check": len(blobs), "size_to_check": HumanBytes(sizeOf(blobs)),
 		"manifests": len(p.Copied), "manifests_present": len(have),
 	})
 	if err := e.copyBlobs(ctx, t, p.src.Repo, dst, blobs, &st); err != nil {
@@ -89,13 +88,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	if err := e.applyReferrers(ctx, t, dst, p); err != nil { // after their subjects (referrers.go)
 		return st, err
 	}
-	e.log(ctx, "mirror complete", map[string]any{
-		"ref": p.Ref(), "blobs": st.Blobs, "bytes": st.BlobBytes,
-		"blobs_uploaded": st.BlobsUploaded, "bytes_uploaded": st.BytesUploaded,
-		"blobs_mounted": st.BlobsMounted, "blobs_skipped": st.BlobsSkipped,
-		"manifests_pushed": st.ManifestsPushed, "manifests_skipped": st.ManifestsSkipped,
-		"tagged": st.Tagged,
-	})
+	e.logSummary(ctx, p.Ref(), st, time.Since(start))
 	return st, nil
 }
 
@@ -244,32 +237,33 @@ func (n *node) visitKept(f func(*node)) {
 	f(n)
 }
 
-// progressEvery is the least time between two progress messages while blobs are copied.
-const progressEvery = 5 * time.Second
-
-// copyBlobs makes the blobs present in dst and counts what it did in st. At most jobs blobs
-// stream at once; as many more get ready meanwhile (HEAD, mount or start of the upload), so
-// that the requests before a transfer do not leave a stream idle, as go-containerregistry does.
-func (e *Engine) copyBlobs(ctx context.Context, t *transfers, src, dst name.Repository, blobs []v1.Descriptor, st *Stats) error {
-	var (
-		mu       sync.Mutex
-		done     int
-		lastLog  = time.Now()
-		total    int64
-		progress int64
-	)
+// sizeOf is the total size of blobs.
+func sizeOf(blobs []v1.Descriptor) int64 {
+	var n int64
 	for _, b := range blobs {
-		total += b.Size
+		n += b.Size
 	}
+	return n
+}
+
+// copyBlobs makes the blobs present in dst and counts what it did in st, with a progress
+// message every e.progressEvery. At most jobs blobs stream at once; as many more get ready
+// meanwhile (HEAD, mount or start of the upload), so that the requests before a transfer do
+// not leave a stream idle, as go-containerregistry does.
+func (e *Engine) copyBlobs(ctx context.Context, t *transfers, src, dst name.Repository, blobs []v1.Descriptor, st *Stats) error {
+	var mu sync.Mutex
+	progress := newCopyProgress(blobs)
+	defer e.reportProgress(ctx, dst.Name(), progress)()
 	streams := make(semaphore, e.jobs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2 * e.jobs)
 	for _, b := range blobs {
 		g.Go(func() error {
-			outcome, sent, err := e.copyBlob(gctx, t, src, dst, b, streams)
+			outcome, sent, err := e.copyBlob(gctx, t, src, dst, b, streams, progress)
 			if err != nil {
 				return err
 			}
+			progress.finished(b.Size, outcome == blobUploaded)
 			mu.Lock()
 			defer mu.Unlock()
 			switch outcome {
@@ -280,15 +274,6 @@ func (e *Engine) copyBlobs(ctx context.Context, t *transfers, src, dst name.Repo
 				st.BlobsMounted++
 			default:
 				st.BlobsSkipped++
-			}
-			done++
-			progress += b.Size
-			if time.Since(lastLog) >= progressEvery && done < len(blobs) {
-				lastLog = time.Now()
-				e.log(ctx, "copying blobs", map[string]any{
-					"target": dst.Name(), "blobs_done": done, "blobs": len(blobs), "bytes_done": progress, "bytes": total,
-					"blobs_uploaded": st.BlobsUploaded, "blobs_mounted": st.BlobsMounted, "blobs_skipped": st.BlobsSkipped,
-				})
 			}
 			return nil
 		})

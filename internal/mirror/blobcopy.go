@@ -98,8 +98,8 @@ const (
 // When a mount is possible, a HEAD request first separates the two.
 //
 // A transfer takes a slot of streams (see copyBlobs) from when the source is opened until it
-// is read to the end or closed.
-func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repository, d v1.Descriptor, streams semaphore) (blobOutcome, int64, error) {
+// is read to the end or closed; the bytes it reads count in progress.
+func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repository, d v1.Descriptor, streams semaphore, progress *copyProgress) (blobOutcome, int64, error) {
 	from, mount := t.mountSource(src, dst, d.Digest)
 	if mount {
 		exists, err := t.blobExists(ctx, dst, d.Digest)
@@ -115,7 +115,7 @@ func (e *Engine) copyBlob(ctx context.Context, t *transfers, src, dst name.Repos
 	if err != nil {
 		return 0, 0, e.explain("reading blob", src.Digest(d.Digest.String()), err)
 	}
-	blob := &sourceBlob{ctx: ctx, desc: d, src: l, streams: streams}
+	blob := &sourceBlob{ctx: ctx, desc: d, src: l, streams: streams, progress: progress}
 	var upload v1.Layer = blob
 	if mount {
 		upload = &remote.MountableLayer{Layer: blob, Reference: from.Digest(d.Digest.String())}
@@ -170,10 +170,11 @@ func (t *transfers) blobExists(ctx context.Context, repo name.Repository, h v1.H
 // fails on a mismatch, which aborts the upload before the registry commits the blob), and
 // sizeCheckedReader the size.
 type sourceBlob struct {
-	ctx     context.Context
-	desc    v1.Descriptor
-	src     v1.Layer
-	streams semaphore
+	ctx      context.Context
+	desc     v1.Descriptor
+	src      v1.Layer
+	streams  semaphore
+	progress *copyProgress
 
 	mu     sync.Mutex
 	last   *sizeCheckedReader // of the latest Compressed call; nil when never opened
@@ -211,8 +212,13 @@ func (b *sourceBlob) Compressed() (io.ReadCloser, error) {
 		b.failed(err)
 		return nil, err
 	}
-	r := &sizeCheckedReader{rc: rc, size: b.desc.Size, digest: b.desc.Digest, release: release, failed: b.failed}
+	r := &sizeCheckedReader{rc: rc, size: b.desc.Size, digest: b.desc.Digest, release: release, failed: b.failed, progress: b.progress}
 	b.mu.Lock()
+	if b.last != nil { // a restarted upload reads the blob again: its first bytes count once
+		b.last.mu.Lock()
+		b.progress.read(-b.last.n)
+		b.last.mu.Unlock()
+	}
 	b.last = r
 	b.mu.Unlock()
 	return r, nil
@@ -249,15 +255,16 @@ func (b *sourceBlob) sent() (int64, bool) {
 }
 
 // sizeCheckedReader counts the bytes read and fails when they are more or fewer than size. It
-// releases its stream slot at the end of the blob, on the first error or on Close, and reports
-// its errors, which are the source's, to failed.
+// releases its stream slot at the end of the blob, on the first error or on Close, reports its
+// errors, which are the source's, to failed, and counts what it reads in progress.
 type sizeCheckedReader struct {
-	rc      io.ReadCloser
-	size    int64
-	digest  v1.Hash
-	release func()
-	failed  func(error)
-	once    sync.Once
+	rc       io.ReadCloser
+	size     int64
+	digest   v1.Hash
+	release  func()
+	failed   func(error)
+	progress *copyProgress
+	once     sync.Once
 
 	mu sync.Mutex
 	n  int64
@@ -269,6 +276,7 @@ func (r *sizeCheckedReader) Read(p []byte) (int, error) {
 	r.n += int64(n)
 	total := r.n
 	r.mu.Unlock()
+	r.progress.read(int64(n))
 	switch {
 	case total > r.size:
 		err = fmt.Errorf("blob %s: the source sent more than the %d bytes the manifest gives", r.digest, r.size)

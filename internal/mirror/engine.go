@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -17,12 +18,15 @@ type Engine struct {
 	log    Logger
 	xfer   transfers // shared by the copies of every resource (blobcopy.go)
 
+	progressEvery time.Duration // between two progress messages of a copy (progress.go)
+
 	// noReferrersAPI holds the registries that showed they lack the referrers API, so later
 	// lookups, of any resource, read the fallback tag directly (referrers.go).
 	noReferrersAPI sync.Map // registry host → struct{}
 }
 
-// Logger receives progress messages (the provider forwards them to tflog at INFO).
+// Logger receives progress messages (the provider forwards them to tflog at INFO). Sizes and
+// rates in fields are text, as Terraform's log would show numbers in scientific notation.
 type Logger func(ctx context.Context, msg string, fields map[string]any)
 
 // Option configures an Engine.
@@ -50,7 +54,7 @@ const DefaultJobs = 4
 
 // New returns an Engine.
 func New(opts ...Option) *Engine {
-	e := &Engine{client: defaultClient{}, jobs: DefaultJobs, log: func(context.Context, string, map[string]any) {}}
+	e := &Engine{client: defaultClient{}, jobs: DefaultJobs, log: func(context.Context, string, map[string]any) {}, progressEvery: defaultProgressEvery}
 	for _, o := range opts {
 		o(e)
 	}

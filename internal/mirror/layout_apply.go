@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -63,7 +64,7 @@ func (e *Engine) openSourceBlob(ctx context.Context, src name.Repository, d v1.D
 // applyLayout carries out a plan whose target is a layout: blobs, then manifests, written as
 // files (what is there with the right size is kept), then the index.json entry, which replaces
 // the entry of the same ref.
-func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore) (Stats, error) {
+func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore, start time.Time) (Stats, error) {
 	var st Stats
 	if err := l.ensure(); err != nil {
 		return st, err
@@ -75,10 +76,7 @@ func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore) (Stat
 	defer unlock()
 
 	all := p.blobs()
-	st.Blobs = len(all)
-	for _, b := range all {
-		st.BlobBytes += b.Size
-	}
+	st.Blobs, st.BlobBytes = len(all), sizeOf(all)
 	if err := e.writeLayoutBlobs(ctx, l, p.src.Repo, all, &st); err != nil {
 		return st, err
 	}
@@ -133,34 +131,39 @@ func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore) (Stat
 	if err := e.applyLayoutReferrers(ctx, p, l); err != nil {
 		return st, err
 	}
-	e.log(ctx, "mirror complete", map[string]any{
-		"ref": p.Ref(), "blobs": st.Blobs, "bytes": st.BlobBytes, "blobs_written": st.BlobsUploaded,
-		"blobs_skipped": st.BlobsSkipped, "manifests_written": st.ManifestsPushed,
-	})
+	e.logSummary(ctx, p.Ref(), st, time.Since(start))
 	return st, nil
 }
 
 // writeLayoutBlobs writes the blobs that the layout lacks (or holds with another size), read
-// from src, at most e.jobs at once, and counts them in st.
+// from src, at most e.jobs at once, and counts them in st, with a progress message every
+// e.progressEvery.
 func (e *Engine) writeLayoutBlobs(ctx context.Context, l *layoutStore, src name.Repository, blobs []v1.Descriptor, st *Stats) error {
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.jobs)
+	var missing []v1.Descriptor
 	for _, b := range blobs {
 		if l.hasBlob(b.Digest.String(), b.Size) {
 			st.BlobsSkipped++
-			continue
+		} else {
+			missing = append(missing, b)
 		}
+	}
+	progress := newCopyProgress(missing)
+	defer e.reportProgress(ctx, LayoutScheme+l.display, progress)()
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.jobs)
+	for _, b := range missing {
 		g.Go(func() error {
 			rc, err := e.openSourceBlob(gctx, src, b)
 			if err != nil {
 				return err
 			}
 			defer rc.Close()
-			n, err := l.writeBlob(b, ctxReader{gctx, rc})
+			n, err := l.writeBlob(b, ctxReader{gctx, rc, progress})
 			if err != nil {
 				return fmt.Errorf("copying blob %s to layout %s: %w", b.Digest, l.display, err)
 			}
+			progress.finished(b.Size, true)
 			mu.Lock()
 			st.BlobsUploaded++
 			st.BytesUploaded += n
@@ -184,17 +187,20 @@ func sameDescriptor(a, b v1.Descriptor) bool {
 	return a.Platform == nil && b.Platform == nil
 }
 
-// ctxReader stops reading when ctx ends.
+// ctxReader stops reading when ctx ends, and counts what it reads in progress.
 type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+	ctx      context.Context
+	r        io.Reader
+	progress *copyProgress
 }
 
 func (r ctxReader) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return r.r.Read(p)
+	n, err := r.r.Read(p)
+	r.progress.read(int64(n))
+	return n, err
 }
 
 // checkLayout is Check for a layout target: the entry of the ref (or, without ref, of the
