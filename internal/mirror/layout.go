@@ -99,7 +99,7 @@ func parseLayoutRef(attr, s string) (imageRef, error) {
 		return imageRef{}, &ReferenceError{Attribute: attr, Value: s, Reason: fmt.Sprintf(format, args...)}
 	}
 	isSource := attr != "target"
-	path, ref, digest, hasDigest := splitLayoutRef(strings.TrimPrefix(s, LayoutScheme))
+	path, ref, digest, sep := splitLayoutRef(strings.TrimPrefix(s, LayoutScheme))
 	if hasDriveLetter(path) && runtime.GOOS != "windows" {
 		return bad("the layout path %q starts with a Windows drive letter, but this provider runs on %s, where it would be "+
 			"a relative directory named %q; write a path of this machine", path, runtime.GOOS, path[:1]+":")
@@ -107,14 +107,14 @@ func parseLayoutRef(attr, s string) (imageRef, error) {
 	if path == "" {
 		return bad("the layout path is empty; write oci-layout://<path>:<ref> or oci-layout://<path>@sha256:<digest>")
 	}
-	if ref == "" && len(path)+len(LayoutScheme) < len(s) && !hasDigest {
+	if sep == ':' && ref == "" {
 		return bad("it ends with %q but names no ref after it; write oci-layout://<path>:<ref> or oci-layout://<path>@sha256:<digest>", ":")
 	}
 	if strings.ContainsFunc(ref, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }) {
 		return bad("ref %q contains white space or control characters", ref)
 	}
 	var out imageRef
-	if hasDigest {
+	if sep == '@' {
 		h, err := v1.NewHash(digest)
 		if err != nil || h.Algorithm != "sha256" {
 			return bad("digest %q is not sha256:<64 hex digits>", digest)
@@ -123,9 +123,6 @@ func parseLayoutRef(attr, s string) (imageRef, error) {
 	}
 	if isSource && ref == "" && out.Digest == "" {
 		return bad("name the image in the layout: oci-layout://%s:<ref> (a ref name or the original image reference) or oci-layout://%s@sha256:<digest>", path, path)
-	}
-	if _, err := filepath.Abs(path); err != nil {
-		return bad("%v", err)
 	}
 	repo, err := layoutRepository(path)
 	if err != nil {
@@ -141,22 +138,22 @@ func parseLayoutRef(attr, s string) (imageRef, error) {
 }
 
 // splitLayoutRef splits what follows oci-layout:// into the path and what follows the first
-// ':' (the ref) or '@' (the digest) after it. A Windows drive letter ("C:\" or "C:/") belongs
-// to the path: the ref follows the next colon.
-func splitLayoutRef(rest string) (path, ref, digest string, hasDigest bool) {
+// separator after it (sep): ':' the ref, '@' the digest, 0 none. A Windows drive letter ("C:\"
+// or "C:/") belongs to the path: the ref follows the next colon.
+func splitLayoutRef(rest string) (path, ref, digest string, sep byte) {
 	skip := 0
 	if hasDriveLetter(rest) {
 		skip = len("C:")
 	}
 	i := strings.IndexAny(rest[skip:], ":@")
 	if i < 0 {
-		return rest, "", "", false
+		return rest, "", "", 0
 	}
 	i += skip
 	if rest[i] == ':' {
-		return rest[:i], rest[i+1:], "", false
+		return rest[:i], rest[i+1:], "", ':'
 	}
-	return rest[:i], "", rest[i+1:], true
+	return rest[:i], "", rest[i+1:], '@'
 }
 
 // hasDriveLetter reports whether a path starts with a Windows drive letter and a separator.

@@ -76,6 +76,9 @@ func (p *copyProgress) report(ctx context.Context, log Logger, target string) {
 // reportProgress logs how far p is every e.progressEvery until the returned stop is called or
 // ctx ends.
 func (e *Engine) reportProgress(ctx context.Context, target string, p *copyProgress) (stop func()) {
+	if p.blobs == 0 {
+		return func() {}
+	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
