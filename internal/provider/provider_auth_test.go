@@ -487,15 +487,15 @@ func TestAccProviderConfig_invalid(t *testing.T) {
 		},
 		"address with a scheme": {
 			provider: providerBlock{auth: []authBlock{{address: "https://registry.example.com:5000", username: "ci", password: "s3cret"}}}.String(),
-			want:     phrases(`registry_auth block 1: address "https://registry.example.com:5000" has a scheme; write the host[:port] alone, e.g. "registry.example.com:5000"`),
+			want:     phrases("Invalid registry address", `address = "https://registry.example.com:5000"`, `"https://registry.example.com:5000" has a scheme; write the host[:port] alone, e.g. "registry.example.com:5000"`),
 		},
 		"address with a path": {
 			provider: providerBlock{auth: []authBlock{{address: "registry.example.com/team", username: "ci", password: "s3cret"}}}.String(),
-			want:     phrases(`address "registry.example.com/team" has a path; write the host[:port] alone, e.g. "registry.example.com"`),
+			want:     phrases("Invalid registry address", `"registry.example.com/team" has a path; write the host[:port] alone, e.g. "registry.example.com"`),
 		},
 		"address that is no host": {
 			provider: providerBlock{auth: []authBlock{{address: "registry example", username: "ci", password: "s3cret"}}}.String(),
-			want:     phrases(`address "registry example" is not a valid host[:port]`),
+			want:     phrases("Invalid registry address", `"registry example" is not a valid host[:port]`),
 		},
 		"same registry twice": {
 			provider: providerBlock{auth: []authBlock{
@@ -506,11 +506,11 @@ func TestAccProviderConfig_invalid(t *testing.T) {
 		},
 		"insecure registry with a scheme": {
 			provider: providerBlock{insecure: []string{"http://127.0.0.1:5000"}}.String(),
-			want:     phrases(`insecure_registries: "http://127.0.0.1:5000" has a scheme; write the host[:port] alone, e.g. "127.0.0.1:5000"`),
+			want:     phrases("Invalid registry address", `insecure_registries`, `"http://127.0.0.1:5000" has a scheme; write the host[:port] alone, e.g. "127.0.0.1:5000"`),
 		},
 		"ca_pem without a certificate": {
 			provider: providerBlock{caPEM: []byte("not a certificate")}.String(),
-			want:     phrases(`ca_pem: no PEM-encoded certificate found`),
+			want:     phrases("Invalid CA certificates", "ca_pem", `no PEM-encoded certificate found`),
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
