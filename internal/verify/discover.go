@@ -1,14 +1,15 @@
 package verify
 
 import (
-	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
@@ -82,30 +83,36 @@ func (f *finder) cosignTag(ctx context.Context, suffix string) error {
 	if err != nil {
 		return fmt.Errorf("reading cosign tag %s of %s: %w", tag, f.src, err)
 	}
-	var m v1.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		f.add(&candidate{where: "cosign tag " + tag, kind: kindOfSuffix(suffix),
-			unusable: &Failure{Block: -1, Reason: ReasonMalformed, Detail: "the manifest does not parse: " + err.Error()}})
+	layers, problem := manifestLayers(raw)
+	if problem != nil {
+		f.add(&candidate{where: "cosign tag " + tag, kind: kindOfSuffix(suffix), unusable: problem})
 		return nil
 	}
-	for i, layer := range m.Layers {
+	for i, layer := range layers {
 		c := &candidate{where: fmt.Sprintf("cosign tag %s, layer %d", tag, i+1), kind: kindOfSuffix(suffix)}
 		f.add(c)
-		content, problem, err := f.readBlob(ctx, layer)
-		if err != nil {
-			return fmt.Errorf("reading %s of %s: %w", c.where, f.src, err)
-		}
-		if problem != "" {
-			c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: problem}
+		content, err := f.layerContent(ctx, c, layer)
+		switch {
+		case err != nil:
+			return err
+		case c.unusable != nil:
 			continue
-		}
-		if suffix == signatureTagSuffix {
+		case suffix == signatureTagSuffix:
 			f.signatureLayer(c, layer, content)
-		} else {
+		default:
 			f.attestationLayer(c, layer, content)
 		}
 	}
 	return nil
+}
+
+// manifestLayers returns the layers of a manifest, or why it is not one.
+func manifestLayers(raw []byte) ([]v1.Descriptor, *Failure) {
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, malformed("the manifest does not parse: " + err.Error())
+	}
+	return m.Layers, nil
 }
 
 func kindOfSuffix(suffix string) Kind {
@@ -117,13 +124,12 @@ func kindOfSuffix(suffix string) Kind {
 
 func (f *finder) signatureLayer(c *candidate, layer v1.Descriptor, payload []byte) {
 	if layer.MediaType != SimpleSigningMediaType {
-		c.unusable = &Failure{Block: -1, Reason: ReasonMalformed,
-			Detail: fmt.Sprintf("media type %s, not a simple-signing payload (%s)", layer.MediaType, SimpleSigningMediaType)}
+		c.unusable = malformed(fmt.Sprintf("media type %s, not a simple-signing payload (%s)", layer.MediaType, SimpleSigningMediaType))
 		return
 	}
 	named, err := signedDigest(payload)
 	if err != nil {
-		c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: err.Error()}
+		c.unusable = malformed(err.Error())
 		return
 	}
 	if named != f.digest.String() {
@@ -132,14 +138,14 @@ func (f *finder) signatureLayer(c *candidate, layer v1.Descriptor, payload []byt
 	}
 	c.signed = payload
 	if c.entity, err = signatureLayerBundle(payload, layer.Annotations); err != nil {
-		c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: err.Error()}
+		c.unusable = malformed(err.Error())
 	}
 }
 
 func (f *finder) attestationLayer(c *candidate, layer v1.Descriptor, envelope []byte) {
 	entity, err := attestationLayerBundle(envelope, layer.Annotations)
 	if err != nil {
-		c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: err.Error()}
+		c.unusable = malformed(err.Error())
 		return
 	}
 	f.envelope(c, entity)
@@ -162,50 +168,61 @@ func (f *finder) referrers(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reading %s of %s: %w", c.where, f.src, err)
 		}
-		var m v1.Manifest
-		if err := json.Unmarshal(raw, &m); err != nil || len(m.Layers) != 1 || !isBundleMediaType(string(m.Layers[0].MediaType)) {
-			c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: "not a Sigstore bundle manifest: it needs exactly one layer holding the bundle"}
+		layers, problem := manifestLayers(raw)
+		if problem == nil && (len(layers) != 1 || !isBundleMediaType(string(layers[0].MediaType))) {
+			problem = malformed("not a Sigstore bundle manifest: it needs exactly one layer holding the bundle")
+		}
+		if c.unusable = problem; problem != nil {
 			continue
 		}
-		content, problem, err := f.readBlob(ctx, m.Layers[0])
+		content, err := f.layerContent(ctx, c, layers[0])
 		if err != nil {
-			return fmt.Errorf("reading %s of %s: %w", c.where, f.src, err)
+			return err
 		}
-		if problem != "" {
-			c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: problem}
+		if c.unusable != nil {
 			continue
 		}
-		if err := f.bundleReferrer(ctx, c, content); err != nil {
-			return err
+		f.bundleReferrer(c, content)
+		if c.entity != nil && c.entity.GetMessageSignature() != nil {
+			if c.signed, err = f.subjectManifest(ctx); err != nil {
+				return fmt.Errorf("reading %s of %s, which %s signs: %w", f.digest, f.src, c.where, err)
+			}
 		}
 	}
 	return nil
 }
 
-func (f *finder) bundleReferrer(ctx context.Context, c *candidate, content []byte) error {
+// bundleReferrer reads a Sigstore bundle: a DSSE statement, or a message signature, whose
+// digest must be the image's (it signs the image manifest's bytes).
+func (f *finder) bundleReferrer(c *candidate, content []byte) {
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(content); err != nil {
-		c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: "the Sigstore bundle does not parse: " + err.Error()}
-		return nil
+		c.unusable = malformed("the Sigstore bundle does not parse: " + err.Error())
+		return
 	}
 	if b.GetDsseEnvelope() != nil {
 		f.envelope(c, &b)
-		return nil
+		return
 	}
 	digest := b.GetMessageSignature().GetMessageDigest()
-	if digest.GetAlgorithm().String() != "SHA2_256" || f.digest.Algorithm != "sha256" || fmt.Sprintf("%x", digest.GetDigest()) != f.digest.Hex {
+	if digest.GetAlgorithm() != protocommon.HashAlgorithm_SHA2_256 || f.digest.Algorithm != "sha256" ||
+		hex.EncodeToString(digest.GetDigest()) != f.digest.Hex {
 		c.unusable = otherDigest(fmt.Sprintf("the message signature signs %s %x", digest.GetAlgorithm(), digest.GetDigest()))
-		return nil
+		return
 	}
+	c.entity = &b
+}
+
+// subjectManifest is the image manifest's bytes, which a message-signature bundle signs.
+func (f *finder) subjectManifest(ctx context.Context) ([]byte, error) {
 	if f.manifest == nil {
 		_, raw, err := f.src.Manifest(ctx, f.digest.String())
 		if err != nil {
-			return fmt.Errorf("reading %s of %s, which %s signs: %w", f.digest, f.src, c.where, err)
+			return nil, err
 		}
 		f.manifest = raw
 	}
-	c.entity, c.signed = &b, f.manifest
-	return nil
+	return f.manifest, nil
 }
 
 // envelope reads the in-toto statement of a DSSE candidate: its predicate type says whether it
@@ -213,8 +230,7 @@ func (f *finder) bundleReferrer(ctx context.Context, c *candidate, content []byt
 func (f *finder) envelope(c *candidate, entity *bundle.Bundle) {
 	env := entity.GetDsseEnvelope()
 	if env.GetPayloadType() != InTotoPayloadType {
-		c.unusable = &Failure{Block: -1, Reason: ReasonMalformed,
-			Detail: fmt.Sprintf("the envelope's payload type is %q, not an in-toto statement (%s)", env.GetPayloadType(), InTotoPayloadType)}
+		c.unusable = malformed(fmt.Sprintf("the envelope's payload type is %q, not an in-toto statement (%s)", env.GetPayloadType(), InTotoPayloadType))
 		return
 	}
 	var statement struct {
@@ -224,7 +240,7 @@ func (f *finder) envelope(c *candidate, entity *bundle.Bundle) {
 		} `json:"subject"`
 	}
 	if err := json.Unmarshal(env.GetPayload(), &statement); err != nil {
-		c.unusable = &Failure{Block: -1, Reason: ReasonMalformed, Detail: "the in-toto statement does not parse: " + err.Error()}
+		c.unusable = malformed("the in-toto statement does not parse: " + err.Error())
 		return
 	}
 	c.predicateType = statement.PredicateType
@@ -246,27 +262,32 @@ func (f *finder) envelope(c *candidate, entity *bundle.Bundle) {
 	c.unusable = otherDigest(fmt.Sprintf("the statement's subjects are %v", named))
 }
 
-// readBlob reads a payload, envelope or bundle. A blob too large to be one is a problem of the
-// candidate, not an error.
-func (f *finder) readBlob(ctx context.Context, d v1.Descriptor) ([]byte, string, error) {
+// layerContent reads a payload, envelope or bundle. A blob too large to be one makes the
+// candidate unusable; a store failure is an error.
+func (f *finder) layerContent(ctx context.Context, c *candidate, d v1.Descriptor) ([]byte, error) {
 	if d.Size > maxSignatureBlobBytes {
-		return nil, fmt.Sprintf("the layer has %d bytes, more than the %d a signature or attestation may have", d.Size, maxSignatureBlobBytes), nil
+		c.unusable = malformed(fmt.Sprintf("the layer has %d bytes, more than the %d a signature or attestation may have", d.Size, maxSignatureBlobBytes))
+		return nil, nil
 	}
 	rc, err := f.src.Blob(ctx, d)
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("reading %s of %s: %w", c.where, f.src, err)
 	}
 	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(rc, maxSignatureBlobBytes)); err != nil {
-		return nil, "", err
+	content, err := io.ReadAll(io.LimitReader(rc, maxSignatureBlobBytes))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s of %s: %w", c.where, f.src, err)
 	}
-	return buf.Bytes(), "", nil
+	return content, nil
 }
 
 func (f *finder) add(c *candidate) {
 	c.digest = f.digest
 	f.candidates = append(f.candidates, c)
+}
+
+func malformed(detail string) *Failure {
+	return &Failure{Block: -1, Reason: ReasonMalformed, Detail: detail}
 }
 
 func otherDigest(detail string) *Failure {

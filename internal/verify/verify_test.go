@@ -379,6 +379,22 @@ func TestVerify_bundleReferrer(t *testing.T) {
 	}
 }
 
+// A bundle whose message signature signs the image manifest's bytes is a signature too; one
+// that signs another image's manifest is not.
+func TestVerify_manifestSignatureBundle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	key := verifytest.NewKey(t, verifytest.ECDSAP256)
+	verifytest.WriteManifestSignatureBundle(t, f.repo, f.image, key, verifytest.Options{Log: f.sigstore})
+	if got := f.mustVerify(t, keyBlock(t, true, key)); !slices.Equal(got, []string{fingerprint(t, key)}) {
+		t.Errorf("verified_by %v", got)
+	}
+	g := newFixture(t)
+	other := verifytest.WriteImage(t, g.repo, "other")
+	verifytest.WriteManifestSignatureBundle(t, g.repo, g.image, key, verifytest.Options{Signs: other.Digest})
+	expectReasons(t, g.mustFail(t, keyBlock(t, false, key)), verify.ReasonOtherDigest)
+}
+
 // Blocks are alternatives: the image passes when one is met, and verified_by lists, sorted,
 // the signers of every met block.
 func TestVerify_blocksAreAlternatives(t *testing.T) {

@@ -81,7 +81,10 @@ func (s *Sigstore) Keyless(tb testing.TB, issuer, subject string) *Signer {
 		tb.Fatal(err)
 	}
 	signer := newSigner(tb, priv, cert)
-	authority := s.vs.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority)
+	authority, ok := s.vs.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority)
+	if !ok {
+		tb.Fatalf("the virtual Sigstore's certificate authority is a %T", s.vs.FulcioCertificateAuthorities()[0])
+	}
 	for _, c := range append(authority.Intermediates, authority.Root) {
 		signer.chainPEM += string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 	}

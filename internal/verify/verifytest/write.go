@@ -150,6 +150,21 @@ func WriteBundle(tb testing.TB, target store.Target, subject v1.Descriptor, s *S
 	})
 }
 
+// WriteManifestSignatureBundle signs the bytes of subject's manifest (of o.Signs, when set)
+// into a Sigstore bundle with a message signature, and stores it as a referrer of subject
+// (content "message-signature" in the cosign bundle specification's terms).
+func WriteManifestSignatureBundle(tb testing.TB, target store.Target, subject v1.Descriptor, s *Signer, o Options) v1.Descriptor {
+	tb.Helper()
+	_, manifest, err := target.Manifest(context.Background(), o.signs(subject.Digest).String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return writeReferrer(tb, target, subject, SignBlobBundle(tb, manifest, s, o), map[string]string{
+		"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339),
+		"dev.sigstore.bundle.content":      "message-signature",
+	})
+}
+
 // SignBlobBundle signs blob as `cosign sign-blob --key --bundle` does with the new bundle
 // format (a Zarf package's zarf.bundle.sig): a Sigstore bundle v0.3 with a message signature.
 func SignBlobBundle(tb testing.TB, blob []byte, s *Signer, o Options) []byte {
