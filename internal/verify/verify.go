@@ -190,14 +190,15 @@ func (p *Policy) diagnose(b *block, c *candidate, key *PublicKey, cert *x509.Cer
 				"only an RFC 3161 timestamp can show it signed in time, and there is none")
 		}
 		return fail(ReasonUntrustedCertificate, "%v; the certificate must be issued by a certificate authority of "+
-			"sigstore_trusted_root, valid when the signature was made", refusal)
+			"sigstore_trusted_root, valid when the signature was made, and carry a timestamp (SCT) of one of its CT logs", refusal)
 	}
 	return fail(ReasonRejected, "%v", refusal)
 }
 
 // verifyEntity runs sigstore-go: the signature over artifact, the signer (keyed: a public key
 // of material; else a certificate of its Fulcio authorities, with identity), and with
-// transparencyLog an entry in one of its logs.
+// transparencyLog an entry in one of its logs. As cosign does, a certificate must carry a
+// timestamp (SCT) of a CT log of material when material lists CT logs.
 func verifyEntity(entity sgverify.SignedEntity, artifact sgverify.ArtifactPolicyOption, material root.TrustedMaterial,
 	transparencyLog, keyed bool, signer sgverify.PolicyOption) error {
 	var opts []sgverify.VerifierOption
@@ -208,6 +209,9 @@ func verifyEntity(entity sgverify.SignedEntity, artifact sgverify.ArtifactPolicy
 		opts = []sgverify.VerifierOption{sgverify.WithNoObserverTimestamps()}
 	default: // a short-lived certificate needs a signed time
 		opts = []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1)}
+	}
+	if !keyed && len(material.CTLogs()) > 0 {
+		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
 	}
 	v, err := sgverify.NewVerifier(material, opts...)
 	if err != nil {

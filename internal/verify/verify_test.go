@@ -303,6 +303,25 @@ func TestVerify_certificateOfAnotherAuthority(t *testing.T) {
 	expectReasons(t, f.mustFail(t, keylessBlock(subject, "")), verify.ReasonUntrustedCertificate)
 }
 
+// As cosign does, a keyless certificate must carry an SCT of a CT log when the trusted root
+// lists CT logs (Sigstore's public-good root does); the virtual Fulcio's carry none.
+func TestVerify_certificateWithoutSCT(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	verifytest.WriteSignature(t, f.repo, f.image.Digest, f.sigstore.Keyless(t, issuer, subject), verifytest.Options{Log: f.sigstore})
+	f.mustVerify(t, keylessBlock(subject, ""))
+	root, err := verify.ParseTrustedRoot(f.sigstore.TrustedRootJSONWithCTLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.root = root
+	e := f.mustFail(t, keylessBlock(subject, ""))
+	expectReasons(t, e, verify.ReasonUntrustedCertificate)
+	if !strings.Contains(e.Error(), "SCT") {
+		t.Errorf("the error does not mention the SCT: %v", e)
+	}
+}
+
 // attestation_types requires, besides a signature, a verified attestation of each type from
 // the block's signers: .att and bundle referrers both count; one of another type or signer
 // does not.

@@ -38,12 +38,25 @@ func NewSigstore(tb testing.TB) *Sigstore {
 	return &Sigstore{vs: vs}
 }
 
-// TrustedRootJSON is the instance's trusted_root.json: what the provider's
-// sigstore_trusted_root is set to.
+// TrustedRootJSON is the instance's trusted_root.json, what the provider's
+// sigstore_trusted_root is set to. It lists no CT log: the virtual Fulcio's certificates carry
+// no SCT, and a root with CT logs requires one (see TrustedRootJSONWithCTLog).
 func (s *Sigstore) TrustedRootJSON(tb testing.TB) []byte {
 	tb.Helper()
+	return s.trustedRootJSON(tb, nil)
+}
+
+// TrustedRootJSONWithCTLog is the trusted root with the instance's CT log, as Sigstore's
+// public-good root lists its CT logs: keyless certificates must then carry an SCT.
+func (s *Sigstore) TrustedRootJSONWithCTLog(tb testing.TB) []byte {
+	tb.Helper()
+	return s.trustedRootJSON(tb, withRawLogIDs(tb, s.vs.CTLogs()))
+}
+
+func (s *Sigstore) trustedRootJSON(tb testing.TB, ctLogs map[string]*root.TransparencyLog) []byte {
+	tb.Helper()
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, s.vs.FulcioCertificateAuthorities(),
-		withRawLogIDs(tb, s.vs.CTLogs()), s.vs.TimestampingAuthorities(), withRawLogIDs(tb, s.vs.RekorLogs()))
+		ctLogs, s.vs.TimestampingAuthorities(), withRawLogIDs(tb, s.vs.RekorLogs()))
 	if err != nil {
 		tb.Fatal(err)
 	}
