@@ -111,6 +111,9 @@ func expectProblems(t *testing.T, err error, want map[string]string) {
 		if !strings.Contains(got[path], words) {
 			t.Errorf("%s: %q, want it to say %q", path, got[path], words)
 		}
+		if !strings.Contains(err.Error(), path+": "+got[path]) {
+			t.Errorf("the error does not list %s: %v", path, err)
+		}
 	}
 	if len(got) != len(want) {
 		t.Errorf("problems %v, want only %v", got, want)
