@@ -72,6 +72,22 @@ func (c *terraformCLI) run(t *testing.T, dir string, args ...string) (stdout, st
 	return out.Bytes(), errOut.Bytes(), code
 }
 
+// expect runs terraform in dir as a CI job does (-no-color, -input=false), fails the test
+// unless it exits with want, and returns its standard output and error together.
+func (c *terraformCLI) expect(t *testing.T, dir string, want int, args ...string) string {
+	t.Helper()
+	stdout, stderr, code := c.run(t, dir, append(args, "-no-color", "-input=false")...)
+	out := string(append(stdout, stderr...))
+	if code != want {
+		t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
+	}
+	t.Logf("terraform %s: exit %d", strings.Join(args, " "), code)
+	return out
+}
+
+// requiredProviders is the terraform block of a configuration that uses this provider.
+const requiredProviders = "terraform {\n  required_providers {\n    zarf = { source = \"zarf-dev/zarf\" }\n  }\n}\n\n"
+
 // writeFile writes content to path, creating its directory.
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
