@@ -3,6 +3,8 @@ package provider
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -108,15 +110,63 @@ func TestAccImageTags_errors(t *testing.T) {
 				ExpectError: phrases("Cannot list the tags of "+reg.Ref("app/none"), reg.Ref("app/none")+" was not found in registry"),
 			},
 			{
-				Config:      tagsConfig(fmt.Sprintf("repository = %q\nnewest = 2", reg.Ref("app/web"))),
+				Config: tagsConfig(fmt.Sprintf("repository = %q\nnewest = 2", reg.Ref("app/web"))),
 				ExpectError: phrases("Cannot select the newest tags", "newest = 2", "3 of the 5 selected tags are not semantic versions",
 					`"1.1", "latest", "stable"`),
 			},
 			{
-				Config:      tagsConfig(fmt.Sprintf("repository = %q", reg.Ref("app/web:1.0.0"))),
+				Config: tagsConfig(fmt.Sprintf("repository = %q", reg.Ref("app/web:1.0.0"))),
 				ExpectError: phrases(fmt.Sprintf("repository = %q", reg.Ref("app/web:1.0.0")),
 					"it has a tag or a digest, but a repository has neither: write "+reg.Ref("app/web")),
 			},
 		},
 	})
+}
+
+// TestAccImageTags_validate: `terraform validate`, which reaches no registry, reports a bad
+// constraint, bad patterns and a newest below 1 on their attributes, and accepts good ones.
+func TestAccImageTags_validate(t *testing.T) {
+	tf := newTerraformCLI(t)
+	t.Parallel()
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "main.tf"), requiredProviders+`data "zarf_image_tags" "bad" {
+  repository = "127.0.0.1:1/app"
+  semver     = ">= 6.4 <"
+  include    = ["^6", "6.("]
+  exclude    = ["[", "-rc"]
+  newest     = 0
+}
+
+data "zarf_image_tags" "good" {
+  repository = "127.0.0.1:1/app"
+  semver     = ">= 6.4.0, < 7 || ^8.0.0-0"
+  include    = ["^6\\.", "^8"]
+  exclude    = ["-rc\\.\\d+$"]
+  newest     = 3
+}
+`)
+	valid, diags := tf.validate(t, work)
+	if valid {
+		t.Fatal("terraform validate accepts the bad selection")
+	}
+	want := map[int]string{ // line → the error there (after the 6 lines of requiredProviders)
+		9:  `Invalid semver: semver ">= 6.4 <" is not a valid constraint`,
+		10: `Invalid include pattern: include[1] "6.(" is not a valid RE2 regular expression`,
+		11: `Invalid exclude pattern: exclude[0] "[" is not a valid RE2 regular expression`,
+		12: `Invalid newest: newest = 0 keeps no tag`,
+	}
+	for _, d := range diags {
+		if d.Range == nil || d.Severity != "error" {
+			t.Errorf("unexpected diagnostic %+v", d)
+			continue
+		}
+		got := d.Summary + ": " + d.Detail
+		if w, ok := want[d.Range.Start.Line]; !ok || !strings.HasPrefix(got, w) {
+			t.Errorf("line %d: %q, want %q", d.Range.Start.Line, got, w)
+		}
+		delete(want, d.Range.Start.Line)
+	}
+	for line, w := range want {
+		t.Errorf("line %d: no diagnostic, want %q", line, w)
+	}
 }
