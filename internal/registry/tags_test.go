@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,14 +18,14 @@ func tagRepository(t *testing.T, repo string, n int, opts ...registrytest.Option
 	t.Helper()
 	reg := registrytest.Start(t, opts...)
 	d := registrytest.PushImage(t, reg.Ref(repo+":base"), registrytest.ImageSpec{Platform: "linux/amd64", Layers: []int64{64}}, "", reg.RemoteOptions()...)
-	tags := make([]string, n)
-	for i := range tags {
-		tags[i] = fmt.Sprintf("1.%d.0", i)
+	tags := make([]string, 0, n+1)
+	for i := range n {
+		tags = append(tags, fmt.Sprintf("1.%d.0", i))
 	}
 	reg.WriteTags(t, repo, d.Digest, tags...)
-	all := append(tags, "base")
-	slices.Sort(all)
-	return reg, all
+	tags = append(tags, "base")
+	slices.Sort(tags)
+	return reg, tags
 }
 
 func listTags(t *testing.T, c *Client, repository string) ([]string, error) {
@@ -144,10 +145,7 @@ func pagedRegistry(t *testing.T, pages []string, link func(host string, i int) s
 		if !strings.HasSuffix(r.URL.Path, "/tags/list") {
 			return false
 		}
-		i := 0
-		if last := r.URL.Query().Get("last"); last != "" {
-			fmt.Sscan(last, &i)
-		}
+		i, _ := strconv.Atoi(r.URL.Query().Get("last")) // 0 for the first page
 		if l := link(r.Host, i); l != "" {
 			w.Header().Set("Link", l)
 		}
