@@ -116,7 +116,7 @@ func nextPage(resp *http.Response, repo name.Repository) (*url.URL, error) {
 			if err != nil {
 				return nil, fmt.Errorf("registry %s sent a Link header that does not parse (%q): %w", repo.RegistryStr(), link, err)
 			}
-			if u.Host != resp.Request.URL.Host || (u.Scheme != "https" && u.Scheme != "http") {
+			if u.Host != repo.RegistryStr() || (u.Scheme != "https" && u.Scheme != "http") {
 				return nil, fmt.Errorf("registry %s names the next page of the tags of %s at %s, another place than the registry; "+
 					"it was not followed, so that no credentials leave for another host", repo.RegistryStr(), repo.RepositoryStr(), u.Redacted())
 			}
