@@ -70,6 +70,9 @@ type defaultClient struct{}
 func (defaultClient) ParseReference(s string) (name.Reference, error) { return name.ParseReference(s) }
 func (defaultClient) RemoteOptions(context.Context) []remote.Option   { return nil }
 func (defaultClient) Explain(err error, _ string) error               { return err }
+func (defaultClient) ListTags(ctx context.Context, repo name.Repository) ([]string, error) {
+	return remote.List(repo, remote.WithContext(ctx))
+}
 
 // explain wraps a registry error about ref with what it means: "<action> <ref>: <explained>".
 func (e *Engine) explain(action string, ref fmt.Stringer, err error) error {

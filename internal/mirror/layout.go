@@ -92,13 +92,13 @@ func layoutRepository(path string) (name.Repository, error) {
 	return name.NewRepository(hex.EncodeToString([]byte(path)) + layoutHostSuffix + "/" + layoutRepoPath)
 }
 
-// parseLayoutRef parses oci-layout://<path>[:<ref>|@<digest>]. A source (any attribute but
-// target) without ref or digest is an error, as a layout has no "latest".
+// parseLayoutRef parses oci-layout://<path>[:<ref>|@<digest>]. A source (the attribute source,
+// or the data source's ref) without ref or digest is an error, as a layout has no "latest".
 func parseLayoutRef(attr, s string) (imageRef, error) {
 	bad := func(format string, args ...any) (imageRef, error) {
 		return imageRef{}, &ReferenceError{Attribute: attr, Value: s, Reason: fmt.Sprintf(format, args...)}
 	}
-	isSource := attr != "target"
+	isSource := attr == "source" || attr == "ref"
 	path, ref, digest, sep := splitLayoutRef(strings.TrimPrefix(s, LayoutScheme))
 	if hasDriveLetter(path) && runtime.GOOS != "windows" {
 		return bad("the layout path %q starts with a Windows drive letter, but this provider runs on %s, where it would be "+

@@ -33,6 +33,9 @@ type Client interface {
 	// Explain turns a registry error about ref into one that says what went wrong and what to
 	// do (which registry, which credentials, which setting), keeping the chain for errors.As.
 	Explain(err error, ref string) error
+	// ListTags lists every tag of repo (every page of the registry's tag list), with no
+	// manifest requests.
+	ListTags(ctx context.Context, repo name.Repository) ([]string, error)
 }
 
 // Spec is what the user asked for.

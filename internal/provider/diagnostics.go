@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/tagset"
 )
 
 // addEngineError turns an engine error into a diagnostic, attached to the attribute it is about
@@ -17,6 +18,8 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error) {
 		platformErr *mirror.UnknownPlatformError
 		sizeErr     *mirror.TooLargeError
 		digestErr   *mirror.TargetDigestMismatchError
+		criteriaErr *tagset.CriteriaError
+		semverErr   *tagset.NotSemverError
 	)
 	switch {
 	case errors.As(err, &refErr):
@@ -27,6 +30,14 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error) {
 		diags.AddAttributeError(path.Root("max_bytes"), summary, err.Error())
 	case errors.As(err, &digestErr):
 		diags.AddAttributeError(path.Root("target"), summary, err.Error())
+	case errors.As(err, &criteriaErr):
+		at := path.Root(criteriaErr.Field)
+		if criteriaErr.Field == tagset.FieldInclude || criteriaErr.Field == tagset.FieldExclude {
+			at = at.AtListIndex(criteriaErr.Index)
+		}
+		diags.AddAttributeError(at, summary, err.Error())
+	case errors.As(err, &semverErr):
+		diags.AddAttributeError(path.Root(tagset.FieldNewest), summary, err.Error())
 	default:
 		diags.AddError(summary, err.Error())
 	}

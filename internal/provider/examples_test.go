@@ -94,19 +94,23 @@ func TestExamplesValidate(t *testing.T) {
 				writeFile(t, filepath.Join(ws, filepath.Base(f)), string(src))
 			}
 			if !declared {
-				writeFile(t, filepath.Join(ws, "zz_required_providers.tf"), requiredProvidersBlock)
+				writeFile(t, filepath.Join(ws, "zz_required_providers.tf"), `terraform {
+  required_providers {
+    zarf = {
+      source = "zarf-dev/zarf"
+    }
+  }
+}
+`)
 			}
 
-			valid, diags := tf.validate(t, ws)
+			_, diags := tf.validate(t, ws)
 			for _, d := range diags {
 				where := ""
 				if d.Range != nil {
 					where = fmt.Sprintf(" (examples/%s/%s line %d)", filepath.ToSlash(rel), d.Range.Filename, d.Range.Start.Line)
 				}
 				t.Errorf("terraform validate: %s: %s%s\n%s", d.Severity, d.Summary, where, d.Detail)
-			}
-			if !valid && !t.Failed() {
-				t.Errorf("terraform validate says examples/%s is invalid without saying why", rel)
 			}
 		})
 	}

@@ -73,28 +73,20 @@ func (c *terraformCLI) run(t *testing.T, dir string, args ...string) (stdout, st
 	return out.Bytes(), errOut.Bytes(), code
 }
 
-// writeFile writes content to path, creating its directory.
-func writeFile(t *testing.T, path, content string) {
+// expect runs terraform in dir as a CI job does (-no-color, -input=false), fails the test
+// unless it exits with want, and returns its standard output and error together.
+func (c *terraformCLI) expect(t *testing.T, dir string, want int, args ...string) string {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
+	stdout, stderr, code := c.run(t, dir, append(args, "-no-color", "-input=false")...)
+	out := string(append(stdout, stderr...))
+	if code != want {
+		t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
 	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	t.Logf("terraform %s: exit %d", strings.Join(args, " "), code)
+	return out
 }
 
-// requiredProvidersBlock declares zarf-dev/zarf, as a reader's configuration would.
-const requiredProvidersBlock = `terraform {
-  required_providers {
-    zarf = {
-      source = "zarf-dev/zarf"
-    }
-  }
-}
-`
-
-// validateDiagnostic is one diagnostic of terraform validate -json.
+// validateDiagnostic is one diagnostic of `terraform validate -json`.
 type validateDiagnostic struct {
 	Severity string `json:"severity"`
 	Summary  string `json:"summary"`
@@ -107,8 +99,8 @@ type validateDiagnostic struct {
 	} `json:"range"`
 }
 
-// validate runs terraform validate -json in dir and returns whether the configuration is valid
-// and its diagnostics, without the warning that dev_overrides causes.
+// validate runs `terraform validate -json` in dir and returns whether the configuration is
+// valid and the diagnostics, without the warning that dev_overrides print.
 func (c *terraformCLI) validate(t *testing.T, dir string) (bool, []validateDiagnostic) {
 	t.Helper()
 	stdout, stderr, code := c.run(t, dir, "validate", "-json", "-no-color")
@@ -125,5 +117,22 @@ func (c *terraformCLI) validate(t *testing.T, dir string) (bool, []validateDiagn
 			diags = append(diags, d)
 		}
 	}
+	if !result.Valid && len(diags) == 0 {
+		t.Fatalf("terraform validate says %s is invalid without saying why:\n%s\n%s", dir, stdout, stderr)
+	}
 	return result.Valid, diags
+}
+
+// requiredProviders is the terraform block of a configuration that uses this provider.
+const requiredProviders = "terraform {\n  required_providers {\n    zarf = { source = \"zarf-dev/zarf\" }\n  }\n}\n\n"
+
+// writeFile writes content to path, creating its directory.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

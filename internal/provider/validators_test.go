@@ -83,7 +83,7 @@ func TestAccValidate_catchesWhatNeedsNoNetwork(t *testing.T) {
 	for i, mistakes := range offlineMistakes {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
-			config := requiredProvidersBlock + mistakes
+			config := requiredProviders + mistakes
 			want := map[int]string{} // line → what the error says
 			for i, l := range strings.Split(config, "\n") {
 				if _, text, ok := strings.Cut(l, "# want: "); ok {
