@@ -17,6 +17,9 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error) {
 		platformErr *mirror.UnknownPlatformError
 		sizeErr     *mirror.TooLargeError
 		digestErr   *mirror.TargetDigestMismatchError
+		unusableErr *mirror.TargetUnusableError
+		conflictErr *mirror.TargetConflictError
+		sourceErr   *mirror.TargetIsSourceError
 	)
 	switch {
 	case errors.As(err, &refErr):
@@ -25,7 +28,7 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error) {
 		diags.AddAttributeError(path.Root("platforms"), summary, err.Error())
 	case errors.As(err, &sizeErr):
 		diags.AddAttributeError(path.Root("max_bytes"), summary, err.Error())
-	case errors.As(err, &digestErr):
+	case errors.As(err, &digestErr), errors.As(err, &unusableErr), errors.As(err, &conflictErr), errors.As(err, &sourceErr):
 		diags.AddAttributeError(path.Root("target"), summary, err.Error())
 	default:
 		diags.AddError(summary, err.Error())

@@ -29,9 +29,10 @@ import (
 //
 // A Client is safe for concurrent use.
 type Client struct {
-	insecure map[string]bool
-	keychain *keychain
-	options  []remote.Option
+	insecure  map[string]bool
+	keychain  *keychain
+	transport http.RoundTripper // what go-containerregistry gets (see newTransport)
+	options   []remote.Option
 }
 
 // New validates cfg (see Config.Validate) and returns a Client.
@@ -41,11 +42,12 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		insecure: s.insecure,
-		keychain: &keychain{auth: s.auth, fallback: s.keychain},
+		insecure:  s.insecure,
+		keychain:  &keychain{auth: s.auth, fallback: s.keychain},
+		transport: newTransport(s, cfg.Transport),
 	}
 	opts := []remote.Option{
-		remote.WithTransport(newTransport(s, cfg.Transport)),
+		remote.WithTransport(c.transport),
 		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithJobs(s.jobs),
 		remote.WithRetryStatusCodes(),
