@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -80,7 +81,8 @@ func checkWritableDir(dir string) error {
 			break
 		}
 		parent := filepath.Dir(existing)
-		if !errors.Is(err, fs.ErrNotExist) || parent == existing {
+		missing := errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) // ENOTDIR: a file on the way
+		if !missing || parent == existing {
 			return fmt.Errorf("the layout directory %s cannot be created: %w", dir, err)
 		}
 		existing = parent

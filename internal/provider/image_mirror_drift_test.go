@@ -503,23 +503,12 @@ func TestAccImageMirror_detailedExitCode(t *testing.T) {
 
 	terraform := func(want int, args ...string) string {
 		t.Helper()
-		stdout, stderr, code := tf.run(t, work, append(args, "-no-color", "-input=false")...)
-		out := append(stdout, stderr...)
-		if code != want {
-			t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
-		}
-		t.Logf("terraform %s: exit %d", strings.Join(args, " "), code)
-		return string(out)
+		return tf.expect(t, work, want, args...)
 	}
 	plan := func(want int, phrases ...string) {
 		t.Helper()
 		out := terraform(want, "plan", "-detailed-exitcode")
-		for _, p := range phrases {
-			// Terraform wraps diagnostics; compare with white space collapsed.
-			if !strings.Contains(strings.Join(strings.Fields(out), " "), p) {
-				t.Fatalf("the plan output does not say %q:\n%s", p, out)
-			}
-		}
+		says(t, out, phrases...)
 		if want == 2 {
 			t.Logf("plan output:\n%s", out)
 		}

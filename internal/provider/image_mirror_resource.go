@@ -135,7 +135,9 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "On destroy, leave the target content in place. Otherwise the manifest the " +
 					"mirror pushed is deleted, or only the mirror's tag when another tag of the repository points at " +
 					"the same manifest (another mirror of the same image keeps its content); a registry that does not " +
-					"allow deletes gives a warning, not an error. Default `false`.",
+					"allow deletes gives a warning, not an error. Destroy never deletes what another mirror of the same " +
+					"Terraform run holds or is about to write, nor the source, nor a manifest of the source's own " +
+					"repository: it leaves them with a warning. Default `false`.",
 			},
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -466,8 +468,8 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 }
 
 // ImportState takes "<target>" or "<target>,<source>". Write target and source as the
-// configuration does: ImportState keeps them as they are, and a target that differs from the
-// configured one in writing (even with the same meaning) would plan a replacement.
+// configuration does: ImportState keeps them as they are, and a target written otherwise plans
+// an update of target (one that names another repository or tag, a replacement).
 func (r *imageMirrorResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	target, source, err := parseImportID(req.ID)
 	if err == nil && r.engine != nil {
