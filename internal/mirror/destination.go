@@ -37,13 +37,14 @@ func DestinationOf(source, target string) (Destination, error) {
 // onto itself, and destroying the mirror would delete the source.
 type TargetIsSourceError struct {
 	Source, Target string
-	Destination    Destination
+	// Reference is both, written out in full.
+	Reference string
 }
 
 func (e *TargetIsSourceError) Error() string {
 	return fmt.Sprintf("target %q is the source %q itself (both are %s once written out in full): mirroring it would "+
 		"overwrite the source and destroying the mirror would delete it; choose another repository or tag for target",
-		e.Target, e.Source, e.Destination)
+		e.Target, e.Source, e.Reference)
 }
 
 // Overlap says how the target of a mirror relates to its source.
@@ -89,11 +90,15 @@ func CheckTargetIsNotSource(source, target string, mode IndexMode) error {
 	if err != nil || overlap != SameReference {
 		return err
 	}
-	dst, err := DestinationOf(source, target)
+	src, tgt, err := parsePair(source, target)
 	if err != nil {
 		return err
 	}
-	return &TargetIsSourceError{Source: source, Target: target, Destination: dst}
+	full := destinationOf(src, tgt).String()
+	if src.Tag == "" {
+		full += "@" + src.Digest
+	}
+	return &TargetIsSourceError{Source: source, Target: target, Reference: full}
 }
 
 // parsePair parses a source and a target as the engine does, with an engine of its own: naming

@@ -50,8 +50,12 @@ func TestOverlapOf(t *testing.T) {
 func TestCheckTargetIsNotSource(t *testing.T) {
 	err := CheckTargetIsNotSource("nginx:1.27", "docker.io/library/nginx", ModePreserve)
 	var same *TargetIsSourceError
-	if !errors.As(err, &same) || same.Destination.String() != "index.docker.io/library/nginx:1.27" {
+	if !errors.As(err, &same) || same.Reference != "index.docker.io/library/nginx:1.27" {
 		t.Fatalf("err = %v, want a TargetIsSourceError naming index.docker.io/library/nginx:1.27", err)
+	}
+	err = CheckTargetIsNotSource("r.example/app@"+digestA, "r.example/app", ModePreserve)
+	if !errors.As(err, &same) || same.Reference != "r.example/app@"+digestA {
+		t.Fatalf("err = %v, want a TargetIsSourceError naming r.example/app@%s", err, digestA)
 	}
 	if err := CheckTargetIsNotSource("nginx:1.27", "r.example/library/nginx", ModePreserve); err != nil {
 		t.Fatalf("another registry: %v", err)
