@@ -50,7 +50,7 @@ func (e *Engine) CheckTarget(ctx context.Context, target string) error {
 		return err
 	}
 	v, _ := e.targetChecks.LoadOrStore(repositoryKey(tgt), &targetCheck{})
-	check := v.(*targetCheck)
+	check, _ := v.(*targetCheck) // only targetChecks are stored
 	check.once.Do(func() {
 		if err := e.checkTarget(ctx, tgt); err != nil {
 			check.err = &TargetUnusableError{Target: tgt.repository(), Err: err}
