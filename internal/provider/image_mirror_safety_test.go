@@ -317,7 +317,7 @@ func TestModifyPlan_samePlanTwiceIsNoConflict(t *testing.T) {
 // the mirror: each plan fails on target, and the old mirror is still there.
 func TestAccImageMirror_targetCheckedBeforeReplacement(t *testing.T) {
 	src, dst := registrytest.Start(t), registrytest.Start(t)
-	unlisted := registrytest.Start(t)
+	unlisted := registrytest.NewProxy(t, dst) // plain HTTP, not in insecure_registries
 	locked := registrytest.Start(t, registrytest.WithBasicAuth("ci", "s3cret"))
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
