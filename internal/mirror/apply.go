@@ -30,12 +30,15 @@ import (
 // one has it, or streamed from the source. A tag that already points at the digest is not
 // written again, so an Apply whose target holds everything makes HEAD requests only (with
 // referrers, also one listing per subject, to check that clients find them).
+//
+// No Delete of this Engine runs in the target repository meanwhile (claims.go).
 func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 	var st Stats
 	if p.Spec.Target == "" {
 		return st, errors.New("the plan has no target")
 	}
 	start := time.Now()
+	defer e.claims.lock(repositoryKey(p.target), false)()
 	if l := e.layoutOf(p.target.Repo); l != nil {
 		return e.applyLayout(ctx, p, l, start) // layout_apply.go
 	}

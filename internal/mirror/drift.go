@@ -179,29 +179,114 @@ func (e *Engine) head(ctx context.Context, ref string) (string, error) {
 // (empty: the entry without ref of digest), and blobs no remaining entry reaches go with it.
 // It returns an error wrapping ErrDeleteUnsupported when the registry refuses deletes, and nil
 // when the content is already gone.
-func (e *Engine) Delete(ctx context.Context, target, tag, digest string) error {
+//
+// It never removes what another mirror of this Engine holds or is about to write (claims.go),
+// nor, given FromSource, the source: it then leaves that content in place and returns a
+// *KeptError saying what and why.
+func (e *Engine) Delete(ctx context.Context, target, tag, digest string, opts ...DeleteOption) error {
 	tgt, err := e.parseImageRef("target", target, "")
 	if err != nil {
 		return err
 	}
-	if l := e.layoutOf(tgt.Repo); l != nil {
-		if tag == "" {
-			tag = tgt.Tag
+	var o deleteOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	overlap := Apart
+	if o.source != "" {
+		if overlap, err = OverlapOf(o.source, target, o.mode); err != nil {
+			return err
 		}
+	}
+	l := e.layoutOf(tgt.Repo)
+	if l != nil && tag == "" {
+		tag = tgt.Tag
+	}
+	own := tgt.Repo.Digest(digest).String()
+	if l != nil {
+		own = tgt.String()
+	} else if tag != "" {
+		own = tgt.Repo.Tag(tag).String() + "@" + digest
+	}
+	if overlap == SameReference {
+		return &KeptError{Left: own, Reason: "the target is the source itself"}
+	}
+	repository := repositoryKey(tgt)
+	defer e.claims.lock(repository, true)()
+	if c := e.claims.entry(repository, tag, digest); c != nil {
+		return &KeptError{Left: own, Reason: heldBy(c)}
+	}
+	if l != nil {
 		return e.deleteLayout(tag, digest, l)
 	}
-	shared, err := e.taggedElsewhere(ctx, tgt.Repo, tag, digest)
+	onTag, onManifest := e.claims.holders(repository, tag, digest)
+	return e.deleteFromRegistry(ctx, tgt.Repo, tag, digest, onTag, onManifest, overlap == SameRepository)
+}
+
+// DeleteOption tells Delete more about the mirror.
+type DeleteOption func(*deleteOptions)
+
+type deleteOptions struct {
+	source string
+	mode   IndexMode
+}
+
+// FromSource gives Delete the mirror's source and index mode, so that it never deletes the
+// source: a target that is the source itself is left as it is, and in the source's own
+// repository only the mirror's tag goes, never a manifest.
+func FromSource(source string, mode IndexMode) DeleteOption {
+	return func(o *deleteOptions) { o.source, o.mode = source, mode }
+}
+
+// deleteFromRegistry removes the manifest digest from repo, or only the tag when the manifest
+// stays (another tag points at it, another mirror holds it, or it is in the source's
+// repository), leaving a tag and a manifest that another mirror holds (onTag, onManifest).
+func (e *Engine) deleteFromRegistry(ctx context.Context, repo name.Repository, tag, digest string, onTag, onManifest *claim, sourceRepository bool) error {
+	shared, err := e.taggedElsewhere(ctx, repo, tag, digest)
 	if err != nil {
 		return err
 	}
-	var ref name.Reference = tgt.Repo.Digest(digest)
-	if shared {
-		if tag == "" {
-			return nil // pushed by digest only, and a tag keeps it: nothing of the mirror's own to remove
-		}
-		ref = tgt.Repo.Tag(tag)
+	manifest := repo.Digest(digest)
+	var kept *KeptError
+	switch {
+	case onManifest != nil:
+		kept = &KeptError{Left: manifest.String(), Reason: heldBy(onManifest)}
+	case sourceRepository:
+		kept = &KeptError{Left: manifest.String(), Reason: "it is in the source's repository, where the mirror found it; only the mirror's tag is removed"}
 	}
-	err = remote.Delete(ref, e.remote(ctx)...)
+	switch {
+	case onTag != nil && (shared || kept != nil):
+		if kept == nil {
+			return nil // another tag keeps the manifest, another mirror the tag: nothing is the mirror's alone
+		}
+		return kept
+	case onTag != nil:
+		// Deleting the manifest deletes the tags that point at it; the tag is another mirror's.
+		current, err := e.head(ctx, repo.Tag(tag).String())
+		if err != nil && !errors.Is(err, errNotFound) {
+			return err
+		}
+		if current == digest {
+			return &KeptError{Left: repo.Tag(tag).String() + "@" + digest, Reason: heldBy(onTag)}
+		}
+		return e.deleteManifest(ctx, manifest)
+	case shared || kept != nil:
+		if tag != "" {
+			if err := e.deleteManifest(ctx, repo.Tag(tag)); err != nil {
+				return err
+			}
+		}
+		if kept == nil {
+			return nil // pushed by digest only and a tag keeps it, or untagged: the other tag keeps the manifest
+		}
+		return kept
+	}
+	return e.deleteManifest(ctx, manifest)
+}
+
+// deleteManifest deletes a manifest by digest, or a tag; nil when it is already gone.
+func (e *Engine) deleteManifest(ctx context.Context, ref name.Reference) error {
+	err := remote.Delete(ref, e.remote(ctx)...)
 	var terr *transport.Error
 	switch {
 	case err == nil, isNotFound(err):

@@ -23,6 +23,13 @@ type Engine struct {
 	// noReferrersAPI holds the registries that showed they lack the referrers API, so later
 	// lookups, of any resource, read the fallback tag directly (referrers.go).
 	noReferrersAPI sync.Map // registry host → struct{}
+
+	// claims are what this Engine's mirrors planned and wrote, and the locks that keep copies
+	// and destroys in one repository apart (claims.go).
+	claims claims
+
+	// targetChecks keeps the outcome of CheckTarget per target repository (target_check.go).
+	targetChecks sync.Map // repository key → *targetCheck
 }
 
 // Logger receives progress messages (the provider forwards them to tflog at INFO). Sizes and

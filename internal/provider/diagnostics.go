@@ -20,6 +20,9 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error) {
 		digestErr   *mirror.TargetDigestMismatchError
 		criteriaErr *tagset.CriteriaError
 		semverErr   *tagset.NotSemverError
+		unusableErr *mirror.TargetUnusableError
+		conflictErr *mirror.TargetConflictError
+		sourceErr   *mirror.TargetIsSourceError
 	)
 	switch {
 	case errors.As(err, &refErr):
@@ -28,7 +31,7 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error) {
 		diags.AddAttributeError(path.Root("platforms"), summary, err.Error())
 	case errors.As(err, &sizeErr):
 		diags.AddAttributeError(path.Root("max_bytes"), summary, err.Error())
-	case errors.As(err, &digestErr):
+	case errors.As(err, &digestErr), errors.As(err, &unusableErr), errors.As(err, &conflictErr), errors.As(err, &sourceErr):
 		diags.AddAttributeError(path.Root("target"), summary, err.Error())
 	case errors.As(err, &criteriaErr):
 		at := path.Root(criteriaErr.Field)

@@ -508,12 +508,7 @@ func TestAccImageMirror_detailedExitCode(t *testing.T) {
 	plan := func(want int, phrases ...string) {
 		t.Helper()
 		out := terraform(want, "plan", "-detailed-exitcode")
-		for _, p := range phrases {
-			// Terraform wraps diagnostics; compare with white space collapsed.
-			if !strings.Contains(strings.Join(strings.Fields(out), " "), p) {
-				t.Fatalf("the plan output does not say %q:\n%s", p, out)
-			}
-		}
+		says(t, out, phrases...)
 		if want == 2 {
 			t.Logf("plan output:\n%s", out)
 		}

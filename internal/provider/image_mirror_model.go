@@ -34,9 +34,9 @@ type imageMirrorModel struct {
 }
 
 // sameContent reports whether m and o describe the same mirror, arguments that only matter
-// at plan or destroy time (keep_remotely, max_bytes) aside.
+// at plan or destroy time (keep_remotely, max_bytes) and the way target is written aside.
 func (m imageMirrorModel) sameContent(o imageMirrorModel) bool {
-	return m.Source.Equal(o.Source) && m.Target.Equal(o.Target) && m.Platforms.Equal(o.Platforms) &&
+	return m.Source.Equal(o.Source) && sameDestination(m.Source, m.Target, o.Source, o.Target) && m.Platforms.Equal(o.Platforms) &&
 		m.IndexMode.Equal(o.IndexMode) && m.Attestations.Equal(o.Attestations) && m.Referrers.Equal(o.Referrers) &&
 		m.ID.Equal(o.ID) && m.SourceDigest.Equal(o.SourceDigest) && m.Digest.Equal(o.Digest) && m.Ref.Equal(o.Ref) &&
 		m.Manifests.Equal(o.Manifests) && m.Size.Equal(o.Size) && m.CopiedReferrers.Equal(o.CopiedReferrers)
@@ -241,6 +241,15 @@ func recordOf(p *mirror.Plan) mirrorRecord {
 		rec.Referrers, rec.ReferrerLookup = p.Referrers, &p.ReferrerLookup
 	}
 	return rec
+}
+
+// claim is what the mirror of spec recorded in r is about to write.
+func (r mirrorRecord) claim(spec mirror.Spec) mirror.Claim {
+	c := mirror.Claim{Spec: spec, Tag: r.Tag, Digest: r.Digest}
+	for _, m := range r.Copied {
+		c.Manifests = append(c.Manifests, m.Digest)
+	}
+	return c
 }
 
 func (r mirrorRecord) id() string { return r.Repository + "@" + r.Digest }

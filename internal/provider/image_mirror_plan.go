@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 )
 
 // ModifyPlan inspects the source with the engine that apply uses, so the computed values are
@@ -33,10 +36,13 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	var prior *mirrorRecord
 	sourceUnchanged := false
+	// A create, or a replacement: the target must be able to take the mirror.
+	placed := req.State.Raw.IsNull()
 	if !req.State.Raw.IsNull() {
 		var state imageMirrorModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		sourceUnchanged = state.Source.Equal(plan.Source)
+		placed = !sameDestination(state.Source, state.Target, plan.Source, plan.Target)
 		rec, ok, d := loadRecord(ctx, req.Private)
 		resp.Diagnostics.Append(d...)
 		if ok {
@@ -44,8 +50,21 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 		}
 	}
 	rec, _, err := r.planRecord(ctx, spec, prior)
+	if err != nil && !placed {
+		rec, err = r.keepMirror(spec, prior, err, &resp.Diagnostics)
+	}
 	if err != nil {
 		addEngineError(&resp.Diagnostics, "Cannot plan the mirror of "+spec.Source, err)
+		return
+	}
+	if placed {
+		if err := r.engine.CheckTarget(ctx, spec.Target); err != nil {
+			addEngineError(&resp.Diagnostics, "Cannot write the mirror to "+spec.Target, err)
+			return
+		}
+	}
+	if err := r.engine.Claim(rec.claim(spec)); err != nil {
+		addEngineError(&resp.Diagnostics, "Two mirrors write one target tag", err)
 		return
 	}
 	resp.Diagnostics.Append(plan.setComputed(rec)...)
@@ -63,6 +82,31 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 		newReferrersWarning(spec, rec, *prior, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// keepMirror plans an existing mirror whose source could not be checked (unreachable, refusing
+// the credentials, or without the tag any more: the inner side of an air gap, an upstream that
+// deletes old tags) as it is, with a warning, when the last apply recorded it with the same
+// selection. Otherwise, or for another error, it returns err: nothing could be copied.
+func (r *imageMirrorResource) keepMirror(spec mirror.Spec, prior *mirrorRecord, err error, diags *diag.Diagnostics) (mirrorRecord, error) {
+	if prior == nil || !prior.Selection.equal(selectionOf(spec)) || !sourceUnavailable(err) {
+		return mirrorRecord{}, err
+	}
+	rec := *prior
+	var lerr error
+	if rec.Repository, rec.Tag, lerr = r.engine.Locate(spec, rec.Digest); lerr != nil {
+		return mirrorRecord{}, lerr
+	}
+	diags.AddAttributeWarning(path.Root("source"), "Source could not be checked",
+		fmt.Sprintf("The source could not be checked: %v; the mirror is kept as it is. The target is still checked: "+
+			"refresh reports drift there, and repairing it needs the source again.", err))
+	return rec, nil
+}
+
+// sourceUnavailable tells whether err says that the source could not be reached or read, as
+// opposed to content that cannot be mirrored.
+func sourceUnavailable(err error) bool {
+	return mirror.IsNotFound(err) || errors.Is(err, fs.ErrNotExist) || registry.Classify(err) != registry.Other
 }
 
 // planRecord computes what the target will hold. When the source digest and the selection are

@@ -546,11 +546,12 @@ func TestModifyPlan_warnings(t *testing.T) {
 	reg := registrytest.Start(t)
 	many := registrytest.PushIndex(t, reg.Ref("app/many:1"), registrytest.IndexSpec{Images: sixteenPlatforms, Attestations: true})
 	manySize := contentSize(t, reg.Ref("app/many:1"))
-	r := testResource(t, reg.Host)
+	// Each case is a plan of its own: a provider process, with an engine of its own.
+	fresh := func() *imageMirrorResource { return testResource(t, reg.Host) }
 	target := reg.Ref("mirror/many")
 
 	t.Run("all platforms implicitly", func(t *testing.T) {
-		resp, planned := modifyPlan(t, r, planModel(t, reg.Ref("app/many:1"), target, nil, mirror.ModePreserve), nil)
+		resp, planned := modifyPlan(t, fresh(), planModel(t, reg.Ref("app/many:1"), target, nil, mirror.ModePreserve), nil)
 		if resp.Diagnostics.HasError() {
 			t.Fatalf("errors: %v", diagTexts(resp.Diagnostics))
 		}
@@ -575,7 +576,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 	})
 
 	t.Run("one platform selected, preserve", func(t *testing.T) {
-		resp, planned := modifyPlan(t, r, planModel(t, reg.Ref("app/many:1"), target, []string{"linux/amd64"}, mirror.ModePreserve), nil)
+		resp, planned := modifyPlan(t, fresh(), planModel(t, reg.Ref("app/many:1"), target, []string{"linux/amd64"}, mirror.ModePreserve), nil)
 		if resp.Diagnostics.HasError() {
 			t.Fatalf("errors: %v", diagTexts(resp.Diagnostics))
 		}
@@ -597,7 +598,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 	t.Run("every platform without attestations, preserve", func(t *testing.T) {
 		m := planModel(t, reg.Ref("app/many:1"), target, nil, mirror.ModePreserve)
 		m.Attestations = fwtypes.BoolValue(false)
-		resp, _ := modifyPlan(t, r, m, nil)
+		resp, _ := modifyPlan(t, fresh(), m, nil)
 		warnings := resp.Diagnostics.Warnings()
 		if len(warnings) != 2 || resp.Diagnostics.HasError() {
 			t.Fatalf("diagnostics %v, want the bloat and the sparse index warnings", diagTexts(resp.Diagnostics))
@@ -610,7 +611,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 	})
 
 	t.Run("one platform selected, filter", func(t *testing.T) {
-		resp, planned := modifyPlan(t, r, planModel(t, reg.Ref("app/many:1"), target, []string{"linux/amd64"}, mirror.ModeFilter), nil)
+		resp, planned := modifyPlan(t, fresh(), planModel(t, reg.Ref("app/many:1"), target, []string{"linux/amd64"}, mirror.ModeFilter), nil)
 		if len(resp.Diagnostics) != 0 {
 			t.Fatalf("diagnostics, want none: %v", diagTexts(resp.Diagnostics))
 		}
@@ -622,7 +623,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 	t.Run("untagged target", func(t *testing.T) {
 		one := registrytest.PushIndex(t, reg.Ref("app/one"), registrytest.IndexSpec{Images: testImages[:1]})
 		source := reg.Ref("app/one@" + one.Digest.String())
-		resp, planned := modifyPlan(t, r, planModel(t, source, reg.Ref("mirror/one"), nil, mirror.ModePreserve), nil)
+		resp, planned := modifyPlan(t, fresh(), planModel(t, source, reg.Ref("mirror/one"), nil, mirror.ModePreserve), nil)
 		warnings := diagTexts(resp.Diagnostics)
 		if len(warnings) != 1 || resp.Diagnostics.HasError() {
 			t.Fatalf("diagnostics %v, want one warning", warnings)
@@ -634,7 +635,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 		}
 
 		// With a tag at the target, nothing to say.
-		resp, _ = modifyPlan(t, r, planModel(t, source, reg.Ref("mirror/one:v1"), nil, mirror.ModePreserve), nil)
+		resp, _ = modifyPlan(t, fresh(), planModel(t, source, reg.Ref("mirror/one:v1"), nil, mirror.ModePreserve), nil)
 		if len(resp.Diagnostics) != 0 {
 			t.Errorf("diagnostics with a tagged target: %v", diagTexts(resp.Diagnostics))
 		}
@@ -643,7 +644,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 	t.Run("unknown source", func(t *testing.T) {
 		m := planModel(t, "", target, nil, mirror.ModePreserve)
 		m.Source = fwtypes.StringUnknown()
-		resp, planned := modifyPlan(t, r, m, nil)
+		resp, planned := modifyPlan(t, fresh(), m, nil)
 		if len(resp.Diagnostics) != 0 {
 			t.Fatalf("diagnostics: %v", diagTexts(resp.Diagnostics))
 		}
@@ -665,7 +666,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 		prior.Ref = fwtypes.StringValue(target + ":1@" + many.Digest.String())
 		prior.Size = fwtypes.Int64Value(manySize)
 		prior.Manifests, _ = manifestsValue(nil)
-		resp, planned := modifyPlan(t, r, m, &prior)
+		resp, planned := modifyPlan(t, fresh(), m, &prior)
 		if len(resp.Diagnostics) != 0 {
 			t.Fatalf("diagnostics: %v", diagTexts(resp.Diagnostics))
 		}

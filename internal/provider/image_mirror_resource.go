@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -76,14 +75,16 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Required: true,
 				MarkdownDescription: "Target repository, optionally with `:tag` or `@sha256:…`. Without a tag the " +
 					"source's tag is used; a digest-only source and a tagless target push by digest alone. A " +
-					"target digest must equal the digest that will be pushed. Changing it replaces the mirror. " +
+					"target digest must equal the digest that will be pushed. Changing it replaces the mirror, unless the new " +
+					"value names the same repository and tag (`repo` and `repo:<source tag>`, `nginx` and " +
+					"`docker.io/library/nginx`: an update that copies nothing). It must not be the source itself. " +
 					"Or an OCI image layout directory, `oci-layout://<path>[:<ref>]`, created if missing: the " +
 					"manifests are stored with their exact bytes and listed in `index.json` under the ref (default: " +
 					"the source's tag) with the source reference as `org.opencontainers.image.base.name`; writing a " +
 					"ref again replaces its entry, several mirrors may share one layout, and destroy removes only the " +
 					"mirror's entry and the blobs no other entry uses.",
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:    []validator.String{validReference("target")},
+				PlanModifiers: []planmodifier.String{replaceWhenDestinationMoves},
+				Validators:    []validator.String{validReference("target"), targetIsNotSource{}},
 			},
 			"platforms": schema.SetAttribute{
 				ElementType: types.StringType,
@@ -136,7 +137,9 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "On destroy, leave the target content in place. Otherwise the manifest the " +
 					"mirror pushed is deleted, or only the mirror's tag when another tag of the repository points at " +
 					"the same manifest (another mirror of the same image keeps its content); a registry that does not " +
-					"allow deletes gives a warning, not an error. Default `false`.",
+					"allow deletes gives a warning, not an error. Destroy never deletes what another mirror of the same " +
+					"Terraform run holds or is about to write, nor the source, nor a manifest of the source's own " +
+					"repository: it leaves them with a warning. Default `false`.",
 			},
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -448,8 +451,14 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 			_, rec.Tag, _ = r.engine.Locate(spec, rec.Digest)
 		}
 	}
-	err := r.engine.Delete(ctx, state.Target.ValueString(), rec.Tag, rec.Digest)
+	err := r.engine.Delete(ctx, state.Target.ValueString(), rec.Tag, rec.Digest,
+		mirror.FromSource(state.Source.ValueString(), indexModeOf(state.IndexMode)))
+	var kept *mirror.KeptError
 	switch {
+	case errors.As(err, &kept):
+		resp.Diagnostics.AddWarning("Target content left in place",
+			fmt.Sprintf("%v.\n\nThe mirror is removed from Terraform state; what is left belongs to someone else as well, "+
+				"so destroy does not delete it.", err))
 	case errors.Is(err, mirror.ErrDeleteUnsupported):
 		resp.Diagnostics.AddWarning("Target content left in place",
 			fmt.Sprintf("%v\n\nThe mirror is removed from Terraform state but %s stays in the registry. Enable deletes "+
@@ -461,8 +470,8 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 }
 
 // ImportState takes "<target>" or "<target>,<source>". Write target and source as the
-// configuration does: ImportState keeps them as they are, and a target that differs from the
-// configured one in writing (even with the same meaning) would plan a replacement.
+// configuration does: ImportState keeps them as they are, and a target written otherwise plans
+// an update of target (one that names another repository or tag, a replacement).
 func (r *imageMirrorResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	target, source, err := parseImportID(req.ID)
 	if err == nil && r.engine != nil {

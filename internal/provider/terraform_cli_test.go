@@ -73,19 +73,6 @@ func (c *terraformCLI) run(t *testing.T, dir string, args ...string) (stdout, st
 	return out.Bytes(), errOut.Bytes(), code
 }
 
-// expect runs terraform in dir as a CI job does (-no-color, -input=false), fails the test
-// unless it exits with want, and returns its standard output and error together.
-func (c *terraformCLI) expect(t *testing.T, dir string, want int, args ...string) string {
-	t.Helper()
-	stdout, stderr, code := c.run(t, dir, append(args, "-no-color", "-input=false")...)
-	out := string(append(stdout, stderr...))
-	if code != want {
-		t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
-	}
-	t.Logf("terraform %s: exit %d", strings.Join(args, " "), code)
-	return out
-}
-
 // validateDiagnostic is one diagnostic of `terraform validate -json`.
 type validateDiagnostic struct {
 	Severity string `json:"severity"`
@@ -134,5 +121,31 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// expect runs the terraform command args[0] in dir with -no-color and -input=false before the
+// other arguments (a plan file must come last), fails the test unless it exits with want, and
+// returns its standard output and error.
+func (c *terraformCLI) expect(t *testing.T, dir string, want int, args ...string) string {
+	t.Helper()
+	stdout, stderr, code := c.run(t, dir, append([]string{args[0], "-no-color", "-input=false"}, args[1:]...)...)
+	out := string(append(stdout, stderr...))
+	if code != want {
+		t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
+	}
+	t.Logf("terraform %s: exit %d", strings.Join(args, " "), code)
+	return out
+}
+
+// says fails the test unless out contains each phrase, white space collapsed (Terraform wraps
+// diagnostics).
+func says(t *testing.T, out string, phrases ...string) {
+	t.Helper()
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, p := range phrases {
+		if !strings.Contains(flat, p) {
+			t.Fatalf("the output does not say %q:\n%s", p, out)
+		}
 	}
 }
