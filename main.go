@@ -5,7 +5,11 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
@@ -15,11 +19,23 @@ import (
 // version is set by goreleaser at build time.
 var version = "dev"
 
+// cpuProfileEnv names a directory: when it is set, every provider process that terraform
+// starts writes a CPU profile of its whole life there, as cpu-<pid>.pprof (`make bench-scale`
+// and performance work use it).
+const cpuProfileEnv = "ZARF_PROVIDER_CPUPROFILE"
+
 func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 
+	if dir := os.Getenv(cpuProfileEnv); dir != "" {
+		stop, err := profileCPU(dir)
+		if err != nil {
+			log.Fatal(err.Error())
+		}
+		defer stop()
+	}
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/zarf-dev/zarf",
 		Debug:   debug,
@@ -27,4 +43,20 @@ func main() {
 	if err != nil {
 		log.Fatal(err.Error())
 	}
+}
+
+// profileCPU starts a CPU profile into dir; stop ends it and closes the file.
+func profileCPU(dir string) (stop func(), err error) {
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("cpu-%d.pprof", os.Getpid())))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cpuProfileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", cpuProfileEnv, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
