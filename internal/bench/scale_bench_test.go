@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -68,7 +67,10 @@ type scaleRow struct {
 	samples  []time.Duration
 	src, dst requestCounts // of the last round
 	peakRSS  int64         // bytes; 0 when no provider ran
-	ref      string        // the scenario of the row it is compared with
+	// CPU time of terraform and the providers it started, and of the providers alone, per
+	// sample; empty for crane.
+	cpu, providerCPU []time.Duration
+	ref              string // the scenario of the row it is compared with
 }
 
 // requestCounts is what reached one proxy.
@@ -206,10 +208,13 @@ func (r *scaleRun) terraform(b *testing.B, row *scaleRow, dir string, want int, 
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
 	}
-	peak := watchProviders(cmd.Process.Pid)
+	stop := watchProviders(cmd.Process.Pid)
 	err := cmd.Wait()
 	elapsed := time.Since(start)
-	row.peakRSS = max(row.peakRSS, peak())
+	usage := stop()
+	row.peakRSS = max(row.peakRSS, usage.peakRSS)
+	row.cpu = append(row.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	row.providerCPU = append(row.providerCPU, usage.cpu)
 	if code := terraformtest.ExitCode(b, err, args); code != want {
 		b.Fatalf("terraform %s in %s exited with %d, want %d:\n%s", strings.Join(args, " "), dir, code, want, lastLines(out.String(), 40))
 	}
@@ -241,44 +246,51 @@ func (r *scaleRun) record(row *scaleRow, elapsed time.Duration) {
 	row.src, row.dst = r.srcProxy.Counts(), r.dstProxy.Counts()
 }
 
-// watchProviders samples, until the returned function is called, the peak resident set
-// (VmHWM) of the provider processes that the process pid starts, and returns the largest.
-func watchProviders(pid int) (peak func() int64) {
+// providerUsage is what the provider processes of one terraform run used.
+type providerUsage struct {
+	peakRSS int64         // the largest VmHWM of one process
+	cpu     time.Duration // user and system time, summed over the processes
+}
+
+// watchProviders samples, until the returned function is called, the provider processes that
+// the process pid starts: their peak resident set (VmHWM) and their CPU time, as last seen
+// (a process's last moments before it exits are missed).
+func watchProviders(pid int) (stop func() providerUsage) {
 	done, stopped := make(chan struct{}), make(chan struct{})
-	var mu sync.Mutex
-	var peakRSS int64
+	var usage providerUsage
 	go func() {
 		defer close(stopped)
+		cpu := map[int]time.Duration{}
 		tick := time.NewTicker(25 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			for _, child := range providerChildren(pid) {
-				hwm := statusField(child, "VmHWM")
-				mu.Lock()
-				peakRSS = max(peakRSS, hwm)
-				mu.Unlock()
+			for child, used := range providerChildren(pid) {
+				usage.peakRSS = max(usage.peakRSS, statusField(child, "VmHWM"))
+				cpu[child] = used
 			}
 			select {
 			case <-done:
+				for _, d := range cpu {
+					usage.cpu += d
+				}
 				return
 			case <-tick.C:
 			}
 		}
 	}()
-	return func() int64 {
+	return func() providerUsage {
 		close(done)
 		<-stopped
-		mu.Lock()
-		defer mu.Unlock()
-		return peakRSS
+		return usage
 	}
 }
 
-// providerChildren lists the processes whose parent is pid and that run the provider binary.
-func providerChildren(pid int) []int {
+// providerChildren finds the processes whose parent is pid and that run the provider binary,
+// with the CPU time each has used so far.
+func providerChildren(pid int) map[int]time.Duration {
 	entries, _ := os.ReadDir("/proc")
 	parent := strconv.Itoa(pid)
-	var out []int
+	out := map[int]time.Duration{}
 	for _, e := range entries {
 		child, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -288,15 +300,19 @@ func providerChildren(pid int) []int {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid …; comm is cut at 15 bytes.
+		// pid (comm) state ppid … utime stime: comm is cut at 15 bytes; after it, ppid is field
+		// 2, utime 12 and stime 13.
 		open, end := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
 		if open < 0 || end < open {
 			continue
 		}
 		comm, fields := string(data[open+1:end]), strings.Fields(string(data[end+1:]))
-		if len(fields) > 1 && fields[1] == parent && strings.HasPrefix(terraformtest.ProviderBinary, comm) {
-			out = append(out, child)
+		if len(fields) < 13 || fields[1] != parent || !strings.HasPrefix(terraformtest.ProviderBinary, comm) {
+			continue
 		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		out[child] = time.Duration(utime+stime) * time.Second / clockTicks
 	}
 	return out
 }
@@ -356,7 +372,7 @@ func printScale(runs []*scaleRun, rounds int) {
 		"Times are medians; requests per mirror through the counting proxies, in the last round.\n",
 		runtime.NumCPU(), runtime.Version(), rounds, len(scalePlatforms), 100/pinnedEvery)
 	for _, r := range runs {
-		fmt.Fprintf(w, "\nN = %d\nscenario\ttime\tper mirror\tratio\tprovider peak RSS\trequests/mirror at source\trequests/mirror at target\n", r.n)
+		fmt.Fprintf(w, "\nN = %d\nscenario\ttime\tper mirror\tratio\tCPU all/provider\tprovider peak RSS\trequests/mirror at source\trequests/mirror at target\n", r.n)
 		for _, row := range r.rows {
 			m := median(row.samples)
 			ratio := "-"
@@ -367,8 +383,12 @@ func printScale(runs []*scaleRun, rounds int) {
 			if row.peakRSS > 0 {
 				rss = fmt.Sprintf("%.0f MiB", float64(row.peakRSS)/mib)
 			}
-			fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%s\t%s\t%s\n", row.scenario, m.Round(10*time.Millisecond),
-				(m / time.Duration(r.n)).Round(10*time.Microsecond), ratio, rss, perMirror(row.src, r.n), perMirror(row.dst, r.n))
+			cpu := "-"
+			if len(row.cpu) > 0 {
+				cpu = fmt.Sprintf("%v / %v", median(row.cpu).Round(10*time.Millisecond), median(row.providerCPU).Round(10*time.Millisecond))
+			}
+			fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%s\t%s\t%s\t%s\n", row.scenario, m.Round(10*time.Millisecond),
+				(m / time.Duration(r.n)).Round(10*time.Microsecond), ratio, cpu, rss, perMirror(row.src, r.n), perMirror(row.dst, r.n))
 		}
 	}
 	if len(runs) > 1 {
