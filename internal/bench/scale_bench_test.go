@@ -66,6 +66,7 @@ type scaleRow struct {
 	scenario string
 	samples  []time.Duration
 	src, dst requestCounts // of the last round
+	conns    int           // connections the proxies accepted in the last round
 	peakRSS  int64         // bytes; 0 when no provider ran
 	// CPU time of terraform and the providers it started, and of the providers alone, per
 	// sample; empty for crane.
@@ -244,6 +245,7 @@ func (r *scaleRun) copyWithCrane(b *testing.B, row *scaleRow, prefix string) {
 func (r *scaleRun) record(row *scaleRow, elapsed time.Duration) {
 	row.samples = append(row.samples, elapsed)
 	row.src, row.dst = r.srcProxy.Counts(), r.dstProxy.Counts()
+	row.conns = r.srcProxy.Connections() + r.dstProxy.Connections()
 }
 
 // providerUsage is what the provider processes of one terraform run used.
@@ -372,7 +374,7 @@ func printScale(runs []*scaleRun, rounds int) {
 		"Times are medians; requests per mirror through the counting proxies, in the last round.\n",
 		runtime.NumCPU(), runtime.Version(), rounds, len(scalePlatforms), 100/pinnedEvery)
 	for _, r := range runs {
-		fmt.Fprintf(w, "\nN = %d\nscenario\ttime\tper mirror\tratio\tCPU all/provider\tprovider peak RSS\trequests/mirror at source\trequests/mirror at target\n", r.n)
+		fmt.Fprintf(w, "\nN = %d\nscenario\ttime\tper mirror\tratio\tCPU all/provider\tprovider peak RSS\tconnections\trequests/mirror at source\trequests/mirror at target\n", r.n)
 		for _, row := range r.rows {
 			m := median(row.samples)
 			ratio := "-"
@@ -387,8 +389,8 @@ func printScale(runs []*scaleRun, rounds int) {
 			if len(row.cpu) > 0 {
 				cpu = fmt.Sprintf("%v / %v", median(row.cpu).Round(10*time.Millisecond), median(row.providerCPU).Round(10*time.Millisecond))
 			}
-			fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%s\t%s\t%s\t%s\n", row.scenario, m.Round(10*time.Millisecond),
-				(m / time.Duration(r.n)).Round(10*time.Microsecond), ratio, cpu, rss, perMirror(row.src, r.n), perMirror(row.dst, r.n))
+			fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%s\t%s\t%d\t%s\t%s\n", row.scenario, m.Round(10*time.Millisecond),
+				(m / time.Duration(r.n)).Round(10*time.Microsecond), ratio, cpu, rss, row.conns, perMirror(row.src, r.n), perMirror(row.dst, r.n))
 		}
 	}
 	if len(runs) > 1 {
