@@ -198,7 +198,7 @@ func (r *scaleRun) dataConfig() string {
 // terraform runs terraform with args in dir, expects the exit code want, and records into row
 // the time, the requests that reached the proxies and the peak RSS of the provider.
 func (r *scaleRun) terraform(b *testing.B, row *scaleRow, dir string, want int, args ...string) {
-	args = append(args, "-input=false", "-no-color")
+	args = append([]string{args[0], "-input=false", "-no-color"}, args[1:]...) // options before a plan file
 	r.srcProxy.Reset()
 	r.dstProxy.Reset()
 	cmd := r.tf.Command(b.Context(), dir, args...)
