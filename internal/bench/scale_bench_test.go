@@ -371,7 +371,8 @@ func perMirror(counts requestCounts, n int) string {
 func printScale(runs []*scaleRun, rounds int) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "\n%d CPU, %s, %d rounds; N mirrors of a %d-platform index (+2 attestations), %d%% of the sources pinned by digest.\n"+
-		"Times are medians; requests per mirror through the counting proxies, in the last round.\n",
+		"Times are medians; CPU: terraform with the providers it started / the providers alone; connections accepted\n"+
+		"and requests per mirror through the counting proxies, in the last round.\n",
 		runtime.NumCPU(), runtime.Version(), rounds, len(scalePlatforms), 100/pinnedEvery)
 	for _, r := range runs {
 		fmt.Fprintf(w, "\nN = %d\nscenario\ttime\tper mirror\tratio\tCPU all/provider\tprovider peak RSS\tconnections\trequests/mirror at source\trequests/mirror at target\n", r.n)
