@@ -45,14 +45,14 @@ func (ts *tokenServer) intercept(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("WWW-Authenticate", header)
 		w.WriteHeader(http.StatusUnauthorized)
 	}
-	switch {
-	case r.URL.Path == "/v2/":
+	switch r.URL.Path {
+	case "/v2/":
 		ts.mu.Lock()
 		ts.pings++
 		ts.mu.Unlock()
 		challenge("")
 		return true
-	case r.URL.Path == "/token":
+	case "/token":
 		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "secret" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return true
