@@ -634,7 +634,12 @@ func procStatus(field string) int64 {
 	if err != nil {
 		return -1
 	}
-	for line := range strings.Lines(string(data)) {
+	return kBField(data, field)
+}
+
+// kBField reads a "kB" field of a /proc/<pid>/status file, in bytes; -1 when it is missing.
+func kBField(status []byte, field string) int64 {
+	for line := range strings.Lines(string(status)) {
 		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			fields := strings.Fields(rest)
 			if len(fields) == 0 {

@@ -1,76 +1,33 @@
 package provider
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/terraformtest"
 )
 
-// terraformCLI is the real terraform binary with a provider binary built from this module,
-// installed through dev_overrides (no `terraform init` needed), for tests that run terraform
-// as a user or a CI job does rather than through terraform-plugin-testing.
-type terraformCLI struct {
-	bin string
-	env []string
-}
+// terraformCLI is the real terraform binary with a provider binary built from this module, for
+// tests that run terraform as a user or a CI job does rather than through
+// terraform-plugin-testing.
+type terraformCLI struct{ *terraformtest.CLI }
 
 // newTerraformCLI builds the provider and writes the CLI configuration. Like the acceptance
-// tests, it skips unless TF_ACC is set; terraform comes from TF_ACC_TERRAFORM_PATH or PATH.
+// tests, it skips unless TF_ACC is set.
 func newTerraformCLI(t *testing.T) *terraformCLI {
 	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 (and TF_ACC_TERRAFORM_PATH) to run it")
 	}
-	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("terraform"); err != nil {
-			t.Fatal("TF_ACC_TERRAFORM_PATH is not set and terraform is not on PATH")
-		}
-	}
-	pluginDir := t.TempDir()
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(pluginDir, "terraform-provider-zarf"),
-		"github.com/zarf-dev/terraform-provider-zarf")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	cliConfig := filepath.Join(t.TempDir(), "terraformrc")
-	writeFile(t, cliConfig, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n",
-		"registry.terraform.io/zarf-dev/zarf", filepath.ToSlash(pluginDir)))
-	// The test process's TF_* variables (TF_ACC, TF_LOG, TF_CLI_CONFIG_FILE, ...) are for
-	// terraform-plugin-testing, not for this terraform.
-	var env []string
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "TF_") && k != "CHECKPOINT_DISABLE" {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "TF_CLI_CONFIG_FILE="+cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0")
-	return &terraformCLI{bin: bin, env: env}
+	return &terraformCLI{terraformtest.New(t)}
 }
 
 // run runs terraform in dir and returns its standard output and error and its exit code.
 func (c *terraformCLI) run(t *testing.T, dir string, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), c.bin, args...)
-	cmd.Dir, cmd.Env = dir, c.env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr):
-		code = exitErr.ExitCode()
-	case err != nil:
-		t.Fatalf("running terraform %s: %v", strings.Join(args, " "), err)
-	}
-	return out.Bytes(), errOut.Bytes(), code
+	return c.Run(t, dir, args...)
 }
 
 // validateDiagnostic is one diagnostic of `terraform validate -json`.
@@ -116,12 +73,7 @@ const requiredProviders = "terraform {\n  required_providers {\n    zarf = { sou
 // writeFile writes content to path, creating its directory.
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	terraformtest.WriteFile(t, path, content)
 }
 
 // expect runs the terraform command args[0] in dir with -no-color and -input=false before the

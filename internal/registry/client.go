@@ -13,19 +13,21 @@ import (
 )
 
 // Client holds what every registry operation of a provider instance shares: one HTTP
-// transport (connection pools), and one go-containerregistry Puller and Pusher, so that pings
-// and token exchanges happen once per repository and are reused by later operations.
+// transport (connection pools, kept alive), each registry's answer to the API version check
+// (one GET /v2/ per registry, see pingCache), and one go-containerregistry Puller and Pusher,
+// which keep a token per repository and scope, so that nothing is asked twice.
 //
 // Requests pass, from the outside in, through go-containerregistry's authentication and its
-// retry wrapper, then through this package's retry transport, then through its manifest
-// checks (size bounds, Docker-Content-Digest; see manifestGuard), then through the per-host
-// policy (plain HTTP guard, TLS settings). This package does all per-request retrying:
-// go-containerregistry's transport retry is turned off (no status codes, and a predicate
-// that refuses everything it could see), so retries are never multiplied. The one retry left
-// to go-containerregistry is its restart of a whole blob or manifest upload, which it runs
-// only when this package could not repeat a request (a PATCH of blob data); it then makes up
-// to MaxRetries+1 attempts, waiting 1 to 2 seconds between them with a sleep that does not
-// watch the context, so a cancelled upload returns within one such wait.
+// retry wrapper, then through the kept API version checks, then through this package's retry
+// transport, then through its manifest checks (size bounds, Docker-Content-Digest; see
+// manifestGuard), then through the per-host policy (plain HTTP guard, TLS settings). This
+// package does all per-request retrying: go-containerregistry's transport retry is turned off
+// (no status codes, and a predicate that refuses everything it could see), so retries are
+// never multiplied. The one retry left to go-containerregistry is its restart of a whole blob
+// or manifest upload, which it runs only when this package could not repeat a request (a PATCH
+// of blob data); it then makes up to MaxRetries+1 attempts, waiting 1 to 2 seconds between
+// them with a sleep that does not watch the context, so a cancelled upload returns within one
+// such wait.
 //
 // A Client is safe for concurrent use.
 type Client struct {
@@ -125,8 +127,9 @@ func checkNoScheme(s string) error {
 	return nil
 }
 
-// newTransport is the HTTP transport that the Client hands to go-containerregistry: retries
-// around the manifest checks (see manifestGuard) around the per-host policy.
+// newTransport is the HTTP transport that the Client hands to go-containerregistry: the kept
+// registry checks (see pingCache) around retries around the manifest checks (see
+// manifestGuard) around the per-host policy.
 func newTransport(s *settings, base http.RoundTripper) http.RoundTripper {
-	return &retryTransport{inner: manifestGuard{inner: newHostPolicy(s, base)}, maxRetries: s.maxRetries, sleep: s.sleep}
+	return newPingCache(&retryTransport{inner: manifestGuard{inner: newHostPolicy(s, base)}, maxRetries: s.maxRetries, sleep: s.sleep})
 }

@@ -99,6 +99,7 @@ type fakeRegistry struct {
 	mu       sync.Mutex
 	auths    []string // every Authorization header received
 	requests int
+	conns    int // connections accepted
 }
 
 type serverOption func(*fakeRegistry)
@@ -140,6 +141,22 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.registry.ServeHTTP(w, r)
 }
 
+// countConnections counts the connections the server accepts (set before it starts).
+func (f *fakeRegistry) countConnections(_ net.Conn, state http.ConnState) {
+	if state == http.StateNew {
+		f.mu.Lock()
+		f.conns++
+		f.mu.Unlock()
+	}
+}
+
+// connections is the number of connections the server accepted.
+func (f *fakeRegistry) connections() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conns
+}
+
 func (f *fakeRegistry) seen() (requests int, auths []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -164,6 +181,7 @@ func newPlainRegistry(t *testing.T, opts ...serverOption) *fakeRegistry {
 	}
 	f.Server = httptest.NewUnstartedServer(f)
 	f.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f.Config.ConnState = f.countConnections
 	f.Start()
 	t.Cleanup(f.Close)
 	return f
@@ -178,6 +196,7 @@ func newTLSRegistry(t *testing.T, ca *testCA, opts ...serverOption) *fakeRegistr
 	}
 	f.Server = httptest.NewUnstartedServer(f)
 	f.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are expected
+	f.Config.ConnState = f.countConnections
 	f.TLS = &tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}}
 	f.StartTLS()
 	t.Cleanup(f.Close)

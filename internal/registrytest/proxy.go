@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -34,9 +35,9 @@ const (
 	KindOther     Kind = "other"     // anything else, e.g. GET /v2/
 )
 
-// apiPath captures the part of a registry API path that decides its Kind. The repository
-// name is matched lazily: it may contain slashes.
-var apiPath = regexp.MustCompile(`^/v2/.+?/(manifests|blobs/uploads|blobs|tags|referrers)(/|$)`)
+// apiPath captures the repository of a registry API path and the part that decides its Kind.
+// The repository name is matched lazily: it may contain slashes.
+var apiPath = regexp.MustCompile(`^/v2/(.+?)/(manifests|blobs/uploads|blobs|tags|referrers)(/|$)`)
 
 var kinds = map[string]Kind{
 	"manifests":     KindManifest,
@@ -46,11 +47,13 @@ var kinds = map[string]Kind{
 	"referrers":     KindReferrers,
 }
 
-func kindOf(path string) Kind {
+// classify returns the Kind of a request path and the repository it is about ("" for
+// KindOther).
+func classify(path string) (Kind, string) {
 	if m := apiPath.FindStringSubmatch(path); m != nil {
-		return kinds[m[1]]
+		return kinds[m[2]], m[1]
 	}
-	return KindOther
+	return KindOther, ""
 }
 
 // Call is a class of requests that a [Proxy] counts.
@@ -139,7 +142,9 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	counts map[Call]int
-	auths  map[string]int // Authorization header value ("" for none) → requests
+	repos  map[string]map[Call]int // repository → its requests
+	auths  map[string]int          // Authorization header value ("" for none) → requests
+	conns  int                     // connections accepted
 	faults []*activeFault
 }
 
@@ -156,7 +161,7 @@ func NewProxy(tb testing.TB, upstream *Registry) *Proxy {
 	if err != nil {
 		tb.Fatalf("registrytest: registry URL: %v", err)
 	}
-	p := &Proxy{upstream: upstream.URL(), done: make(chan struct{}), counts: map[Call]int{}, auths: map[string]int{}}
+	p := &Proxy{upstream: upstream.URL(), done: make(chan struct{}), counts: map[Call]int{}, repos: map[string]map[Call]int{}, auths: map[string]int{}}
 	quiet := log.New(io.Discard, "", 0) // injected faults make the servers complain
 	rp := &httputil.ReverseProxy{
 		Rewrite:        func(r *httputil.ProxyRequest) { r.SetURL(target) },
@@ -169,6 +174,7 @@ func NewProxy(tb testing.TB, upstream *Registry) *Proxy {
 		p.serve(w, r, rp)
 	}))
 	srv.Config.ErrorLog = quiet
+	srv.Config.ConnState = p.countConnection
 	if p.Endpoint, err = newEndpoint(srv.Listener.Addr().String(), upstream.CAPEM, upstream.Username, upstream.Password); err != nil {
 		srv.Close()
 		tb.Fatalf("registrytest: %v", err)
@@ -207,6 +213,30 @@ func (p *Proxy) Count(method string, kind Kind) int {
 	return p.counts[Call{Method: method, Kind: kind}]
 }
 
+// RepositoryCounts returns, like [Proxy.Counts], the requests about one repository (its
+// manifests, blobs, uploads, tags and referrers).
+func (p *Proxy) RepositoryCounts(repository string) map[Call]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.repos[repository])
+}
+
+// Connections returns how many connections the proxy accepted since it started or since
+// [Proxy.Reset]: with keep-alive, far fewer than requests.
+func (p *Proxy) Connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns
+}
+
+func (p *Proxy) countConnection(_ net.Conn, state http.ConnState) {
+	if state == http.StateNew {
+		p.mu.Lock()
+		p.conns++
+		p.mu.Unlock()
+	}
+}
+
 // Authorizations returns how many requests the proxy received with each Authorization
 // header value ("" counts the requests without one) since it started or since
 // [Proxy.Reset], for tests that check which credentials reach which host.
@@ -216,12 +246,15 @@ func (p *Proxy) Authorizations() map[string]int {
 	return maps.Clone(p.auths)
 }
 
-// Reset sets every count, and the Authorization counts, to zero. Faults stay.
+// Reset sets every count (requests, per repository, Authorization headers, connections) to
+// zero. Faults stay.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.counts)
+	clear(p.repos)
 	clear(p.auths)
+	p.conns = 0
 }
 
 // AddFault adds a fault rule. For each request, the first rule (in the order they were
@@ -247,7 +280,15 @@ func (p *Proxy) ClearFaults() {
 func (p *Proxy) record(r *http.Request) (Fault, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.counts[Call{Method: r.Method, Kind: kindOf(r.URL.Path)}]++
+	kind, repo := classify(r.URL.Path)
+	call := Call{Method: r.Method, Kind: kind}
+	p.counts[call]++
+	if repo != "" {
+		if p.repos[repo] == nil {
+			p.repos[repo] = map[Call]int{}
+		}
+		p.repos[repo][call]++
+	}
 	p.auths[r.Header.Get("Authorization")]++
 	for _, f := range p.faults {
 		if f.matches(r) {

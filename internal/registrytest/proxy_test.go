@@ -11,20 +11,24 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-func TestKindOf(t *testing.T) {
+func TestClassify(t *testing.T) {
 	t.Parallel()
-	for path, want := range map[string]Kind{
-		"/v2/":                                  KindOther,
-		"/v2/a/b/manifests/v1":                  KindManifest,
-		"/v2/a/blobs/sha256:00":                 KindBlob,
-		"/v2/a/b/c/blobs/uploads/":              KindUpload,
-		"/v2/a/blobs/uploads/2f0c?_state=x":     KindUpload,
-		"/v2/a/tags/list":                       KindTags,
-		"/v2/library/nginx/referrers/sha256:00": KindReferrers,
-		"/v2/_catalog":                          KindOther,
+	type want struct {
+		kind Kind
+		repo string
+	}
+	for path, w := range map[string]want{
+		"/v2/":                                  {KindOther, ""},
+		"/v2/a/b/manifests/v1":                  {KindManifest, "a/b"},
+		"/v2/a/blobs/sha256:00":                 {KindBlob, "a"},
+		"/v2/a/b/c/blobs/uploads/":              {KindUpload, "a/b/c"},
+		"/v2/a/blobs/uploads/2f0c?_state=x":     {KindUpload, "a"},
+		"/v2/a/tags/list":                       {KindTags, "a"},
+		"/v2/library/nginx/referrers/sha256:00": {KindReferrers, "library/nginx"},
+		"/v2/_catalog":                          {KindOther, ""},
 	} {
-		if got := kindOf(path); got != want {
-			t.Errorf("kindOf(%q) = %s, want %s", path, got, want)
+		if kind, repo := classify(path); kind != w.kind || repo != w.repo {
+			t.Errorf("classify(%q) = %s, %q; want %s, %q", path, kind, repo, w.kind, w.repo)
 		}
 	}
 }
@@ -38,6 +42,13 @@ func TestProxyPassThrough(t *testing.T) {
 	desc := PushIndex(t, proxy.Ref("app:v1"), IndexSpec{Images: []ImageSpec{{Platform: "linux/amd64", Layers: []int64{1 << 20}}}}, proxy.RemoteOptions()...)
 	if n := proxy.Count(http.MethodPatch, KindUpload) + proxy.Count(http.MethodPut, KindUpload); n == 0 {
 		t.Errorf("no upload went through the proxy: %v", proxy.Counts())
+	}
+	requests := 0
+	for _, n := range proxy.Counts() {
+		requests += n
+	}
+	if conns := proxy.Connections(); conns < 1 || conns >= requests {
+		t.Errorf("%d connections counted for %d requests; want at least one, and fewer than requests (keep-alive)", conns, requests)
 	}
 	if auths := proxy.Authorizations(); auths["Basic dTpw"] == 0 { // base64("u:p")
 		t.Errorf("the proxy saw no request with the credentials; Authorization values: %v", auths)
@@ -53,6 +64,10 @@ func TestProxyPassThrough(t *testing.T) {
 	if got := proxy.Count(http.MethodHead, KindManifest); got != 1 {
 		t.Errorf("%d HEAD manifest requests, want 1; counts %v", got, proxy.Counts())
 	}
+	if got := proxy.RepositoryCounts("app"); got[Call{http.MethodHead, KindManifest}] != 1 || len(got) != 1 {
+		t.Errorf("requests about the repository app: %v, want one HEAD manifest", got)
+	}
+
 	if got := proxy.Counts()[Call{http.MethodPut, KindUpload}]; got != 0 {
 		t.Errorf("counts not reset: %v", proxy.Counts())
 	}
