@@ -44,9 +44,9 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 type source struct {
 	display string   // the path as the user gave it, for messages
 	abs     string   // the absolute path
-	files []string // the files whose identity says whether the archive changed
-	data  []string // the files whose concatenation is the archive, in order
-	split *splitMetadata
+	files   []string // the files whose identity says whether the archive changed
+	data    []string // the files whose concatenation is the archive, in order
+	split   *splitMetadata
 }
 
 // openSource finds the files of the archive at path. A split archive is named by its .part000.

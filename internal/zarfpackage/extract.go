@@ -95,7 +95,7 @@ func unpackEntries(ctx context.Context, archive string, r io.Reader, dst *os.Roo
 				return nil, refuse(ProblemHostileEntry, hdr.Name, "a negative size")
 			}
 			if slices.Contains(metadataFiles, name) && hdr.Size > maxMetadataBytes {
-				return nil, refuse(ProblemHostileEntry, hdr.Name, "%d bytes, more than a %s can be (%d)", hdr.Size, name, maxMetadataBytes)
+				return nil, refuse(ProblemTooLarge, hdr.Name, "%d bytes, more than a %s can be (%d)", hdr.Size, name, maxMetadataBytes)
 			}
 			sum, content, err := readEntry(tr, hdr, name, dst)
 			if err != nil {
