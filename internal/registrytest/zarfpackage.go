@@ -361,13 +361,16 @@ var zarfEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // extra as they are; zstd-compressed when compress. It returns the archive's digest.
 func zarfArchive(tb testing.TB, dir, archive string, extra []TarEntry, compress bool) v1.Hash {
 	tb.Helper()
+	if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
+		tb.Fatalf("registrytest: %v", err)
+	}
 	out, err := os.Create(archive)
 	if err != nil {
 		tb.Fatalf("registrytest: %v", err)
 	}
 	defer out.Close()
 	digest := sha256.New()
-	var w io.Writer = io.MultiWriter(out, digest)
+	w := io.MultiWriter(out, digest)
 	var enc *zstd.Encoder
 	if compress {
 		if enc, err = zstd.NewWriter(w); err != nil {

@@ -193,7 +193,7 @@ func (c *Cache) unpack(ctx context.Context, key string, src *source, v Signature
 		return nil, err
 	}
 	if !slices.Equal(before, after) {
-		return nil, fmt.Errorf("Zarf package %s changed while it was read: plan again once it is written", src.display)
+		return nil, fmt.Errorf("the Zarf package %s changed while it was read: plan again once it is written", src.display)
 	}
 	cfg, err := checkPackage(ctx, src.display, tmp, found, v)
 	if err != nil {
@@ -284,8 +284,8 @@ func (c *Cache) remembered(key string, src *source) (*Package, error) {
 		return nil, nil //nolint:nilerr // nothing remembered: the archive is read
 	}
 	var m memo
-	if json.Unmarshal(raw, &m) != nil {
-		return nil, nil
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, nil //nolint:nilerr // a damaged memo: the archive is read again
 	}
 	digest, err := v1.NewHash(m.Digest)
 	if err != nil {

@@ -60,7 +60,7 @@ func open(t *testing.T, c *Cache, archive string, opts ...OpenOption) *Package {
 
 // wantRefused checks that err refuses the archive for problem, with a message containing
 // every one of parts.
-func wantRefused(t *testing.T, err error, problem Problem, parts ...string) *RefusedError {
+func wantRefused(t *testing.T, err error, problem Problem, parts ...string) {
 	t.Helper()
 	var refused *RefusedError
 	if !errors.As(err, &refused) {
@@ -74,7 +74,6 @@ func wantRefused(t *testing.T, err error, problem Problem, parts ...string) *Ref
 			t.Errorf("error %q does not say %q", err, p)
 		}
 	}
-	return refused
 }
 
 // wantNothingCached checks that the cache holds no entry and no unpacking in progress.

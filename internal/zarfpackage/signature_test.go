@@ -95,8 +95,8 @@ func TestOpen_keyForUnsignedPackage(t *testing.T) {
 	c := newCache(t)
 	v := &fakeVerifier{}
 	_, err := c.Open(context.Background(), built.Path, WithSignatureVerifier(v))
-	refused := wantRefused(t, err, ProblemSignature, "not signed", "public key")
-	if !errors.Is(refused, ErrNotSigned) || len(v.calls) != 0 {
+	wantRefused(t, err, ProblemSignature, "not signed", "public key")
+	if !errors.Is(err, ErrNotSigned) || len(v.calls) != 0 {
 		t.Errorf("got %v after %d verifications, want ErrNotSigned before any", err, len(v.calls))
 	}
 }
