@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/zarfpackage"
 )
 
@@ -71,10 +72,12 @@ func (d *zarfPackageDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			},
 			"public_key": schema.StringAttribute{
 				Optional: true,
-				MarkdownDescription: "Public key (PEM) the package must be signed with. The signature Zarf writes is " +
-					"verified before anything else of the package is trusted: `zarf.bundle.sig` (a Sigstore bundle), else " +
-					"`zarf.yaml.sig` (`cosign sign-blob`). A public key for an unsigned package is an error. Example: " +
-					"`public_key = file(\"zarf-pkg.pub\")`.",
+				MarkdownDescription: "Public key the package must be signed with: PEM (ECDSA, Ed25519 or RSA), as " +
+					"`cosign public-key` prints it. The signature Zarf writes over `zarf.yaml` is verified before anything " +
+					"else of the package is trusted: `zarf.bundle.sig` (a Sigstore bundle), else `zarf.yaml.sig` " +
+					"(`cosign sign-blob`). The check works offline: no transparency-log entry is required. A public key " +
+					"for an unsigned package is an error. Example: `public_key = file(\"zarf-pkg.pub\")`.",
+				Validators: []validator.String{publicKeyValidator{}},
 			},
 			"name":         schema.StringAttribute{Computed: true, MarkdownDescription: "Package name (`metadata.name`)."},
 			"version":      schema.StringAttribute{Computed: true, MarkdownDescription: "Package version (`metadata.version`)."},
@@ -118,8 +121,13 @@ func (d *zarfPackageDataSource) Read(ctx context.Context, req datasource.ReadReq
 		return
 	}
 	var opts []zarfpackage.OpenOption
-	if strings.TrimSpace(m.PublicKey.ValueString()) != "" {
-		opts = append(opts, zarfpackage.WithSignatureVerifier(packageSignatureVerifier{}))
+	if !m.PublicKey.IsNull() {
+		key, err := verify.ParsePublicKey([]byte(m.PublicKey.ValueString()))
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("public_key"), "Invalid public key", err.Error())
+			return
+		}
+		opts = append(opts, zarfpackage.WithPublicKey(key))
 	}
 	archive := m.Path.ValueString()
 	p, err := d.data.packages.Open(ctx, archive, opts...)
@@ -161,15 +169,23 @@ func addPackageError(diags *diag.Diagnostics, summary string, err error) {
 	}
 }
 
-// packageSignatureVerifier verifies package signatures with public_key.
-//
-// Key loading and the cosign and Sigstore verification are internal/verify's, the one
-// implementation that also verifies images for zarf_image_mirror's verify blocks. Until it is
-// wired in here, a signed package cannot be verified, and reading one with public_key set is
-// an error (an unsigned one is refused before this is asked).
-type packageSignatureVerifier struct{}
+// publicKeyValidator checks at validate time that a public key is one that signatures can be
+// verified with (internal/verify loads it: PEM, ECDSA, Ed25519 or RSA).
+type publicKeyValidator struct{}
 
-func (packageSignatureVerifier) VerifySignature(context.Context, []byte, zarfpackage.Signature) error {
-	return errors.New("this version of the provider cannot verify package signatures yet: verify the package " +
-		"with the Zarf CLI, and leave public_key out to read it unverified")
+func (publicKeyValidator) Description(context.Context) string {
+	return "a PEM public key (ECDSA, Ed25519 or RSA), as cosign public-key prints it"
+}
+
+func (v publicKeyValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (publicKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := verify.ParsePublicKey([]byte(req.ConfigValue.ValueString())); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid public key", err.Error())
+	}
 }

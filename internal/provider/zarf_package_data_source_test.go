@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify/verifytest"
 )
 
 // zarfPackageSpec is a package of two components that share an image, in format f.
@@ -165,22 +166,50 @@ func TestAccZarfPackage_refused(t *testing.T) {
 	}
 }
 
-// public_key: an unsigned package is an error (whoever gives a key expects a signature), on
-// the public_key attribute.
-func TestAccZarfPackage_publicKeyForUnsignedPackage(t *testing.T) {
+// public_key: the package's signature is verified with real keys, in the forms Zarf writes;
+// another key and an unsigned package are errors on public_key.
+func TestAccZarfPackage_publicKey(t *testing.T) {
 	t.Parallel()
-	built := registrytest.WriteZarfPackage(t, t.TempDir(), zarfPackageSpec(registrytest.ZarfTarZst))
+	key, other := verifytest.NewKey(t, verifytest.ECDSAP256), verifytest.NewKey(t, verifytest.Ed25519)
+	dir := t.TempDir()
+	bundled := zarfPackageSpec(registrytest.ZarfTarZst)
+	bundled.Sign = func(zarfYAML []byte) registrytest.ZarfSignatures {
+		return registrytest.ZarfSignatures{Bundle: verifytest.SignBlobBundle(t, zarfYAML, key, verifytest.Options{})}
+	}
+	legacy := zarfPackageSpec(registrytest.ZarfTar)
+	legacy.Sign = func(zarfYAML []byte) registrytest.ZarfSignatures {
+		return registrytest.ZarfSignatures{CosignBlob: key.SignBlob(t, zarfYAML)}
+	}
+	signedBundle := registrytest.WriteZarfPackage(t, filepath.Join(dir, "bundle"), bundled)
+	signedLegacy := registrytest.WriteZarfPackage(t, filepath.Join(dir, "legacy"), legacy)
+	unsigned := registrytest.WriteZarfPackage(t, filepath.Join(dir, "unsigned"), zarfPackageSpec(registrytest.ZarfTarZst))
+	read := func(name, archive, publicKey string) string {
+		return fmt.Sprintf("data \"zarf_package\" %q {\n  path       = %q\n  public_key = %q\n}\n", name, archive, publicKey)
+	}
+	cacheDir := t.TempDir()
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
-		Steps: []resource.TestStep{{
-			Config: packageConfig(t.TempDir(), fmt.Sprintf("data \"zarf_package\" \"app\" {\n  path       = %q\n  public_key = %q\n}\n",
-				built.Path, "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n")),
-			ExpectError: phrases(`with data.zarf_package.app`, `public_key`, `a public key was given to verify it with: the package is not signed`),
-		}},
+		Steps: []resource.TestStep{
+			{
+				Config: packageConfig(cacheDir, read("bundle", signedBundle.Path, key.PublicKeyPEM(t))+
+					read("legacy", signedLegacy.Path, key.PublicKeyPEM(t))),
+				ConfigStateChecks: append(zarfPackageChecks("data.zarf_package.bundle"), zarfPackageChecks("data.zarf_package.legacy")...),
+			},
+			{
+				Config: packageConfig(cacheDir, read("app", signedBundle.Path, other.PublicKeyPEM(t))),
+				ExpectError: phrases(`with data.zarf_package.app`, `public_key`, `"zarf.bundle.sig": does not verify zarf.yaml`,
+					`Check that the public key is the one the package was signed with`),
+			},
+			{
+				Config:      packageConfig(cacheDir, read("app", unsigned.Path, key.PublicKeyPEM(t))),
+				ExpectError: phrases(`public_key`, `a public key was given to verify it with: the package is not signed`),
+			},
+		},
 	})
 }
 
-func TestAccZarfPackage_cacheDirInvalid(t *testing.T) {
+// Configuration mistakes are found by terraform validate, on the attribute, with the fix.
+func TestAccZarfPackage_invalidConfiguration(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "a-file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
@@ -188,19 +217,23 @@ func TestAccZarfPackage_cacheDirInvalid(t *testing.T) {
 	}
 	built := registrytest.WriteZarfPackage(t, t.TempDir(), zarfPackageSpec(registrytest.ZarfTarZst))
 	body := fmt.Sprintf("data \"zarf_package\" \"app\" {\n  path = %q\n}\n", built.Path)
+	certificate := fmt.Sprintf("data \"zarf_package\" \"app\" {\n  path       = %q\n  public_key = %q\n}\n",
+		built.Path, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 	for name, tc := range map[string]struct {
-		cacheDir string
-		want     *regexp.Regexp
+		config string
+		want   *regexp.Regexp
 	}{
-		"tilde": {cacheDir: "~/.cache/zarf", want: phrases(`Terraform does not expand ~`, `pathexpand("~/.cache/zarf")`)},
-		"empty": {cacheDir: " ", want: phrases(`cache_dir is empty`)},
-		"file":  {cacheDir: file, want: phrases(`Invalid cache_dir`, file+` is a file, not a directory`)},
+		"cache_dir with ~": {config: packageConfig("~/.cache/zarf", body), want: phrases(`Terraform does not expand ~`, `pathexpand("~/.cache/zarf")`)},
+		"cache_dir empty":  {config: packageConfig(" ", body), want: phrases(`cache_dir is empty`)},
+		"cache_dir a file": {config: packageConfig(file, body), want: phrases(`Invalid cache_dir`, file+` is a file, not a directory`)},
+		"public_key a certificate": {config: packageConfig(t.TempDir(), certificate),
+			want: phrases(`Invalid public key`, `with data.zarf_package.app`, `a certificate, not a public key`)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: testProviders,
-				Steps:                    []resource.TestStep{{Config: packageConfig(tc.cacheDir, body), ExpectError: tc.want}},
+				Steps:                    []resource.TestStep{{Config: tc.config, ExpectError: tc.want}},
 			})
 		})
 	}

@@ -15,14 +15,15 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/filelock"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 )
 
 // The folders of a cache directory.
 const (
 	entriesDir  = "entries"  // sha256-<archive digest>/: an unpacked, verified package
-	archivesDir = "archives" // <key>.json: the digest of the archive at a path, and its files' identity
-	locksDir    = "locks"    // <key>.lock: held while the archive at a path is unpacked
-	tmpDir      = "tmp"      // <key>-*: unpacking in progress; renamed into entries/ when verified
+	archivesDir = "archives" // <archive ID>.json: the digest of the archive at a path, and its files' identity
+	locksDir    = "locks"    // <archive ID>.lock: held while the archive at a path is unpacked
+	tmpDir      = "tmp"      // <archive ID>-*: unpacking in progress; renamed into entries/ when verified
 )
 
 // Cache unpacks Zarf packages into a directory, once per archive digest, for every caller of
@@ -102,13 +103,13 @@ func (p *Package) ImagesDir() string { return filepath.Join(p.Dir, dirImages) }
 type OpenOption func(*openOptions)
 
 type openOptions struct {
-	verifier SignatureVerifier
+	key *verify.PublicKey
 }
 
-// WithSignatureVerifier requires the package to be signed and its signature to verify with v
-// before Open returns it.
-func WithSignatureVerifier(v SignatureVerifier) OpenOption {
-	return func(o *openOptions) { o.verifier = v }
+// WithPublicKey requires the package to be signed with key: its signature is verified before
+// anything else of it is trusted, and before Open returns it.
+func WithPublicKey(key *verify.PublicKey) OpenOption {
+	return func(o *openOptions) { o.key = key }
 }
 
 // Open returns the package whose archive is at archive (a .tar.zst, a .tar, or the .part000 of
@@ -123,16 +124,16 @@ func (c *Cache) Open(ctx context.Context, archive string, opts ...OpenOption) (*
 	if err != nil {
 		return nil, err
 	}
-	key := pathKey(src.abs)
-	p, err := c.remembered(key, src)
+	id := archiveID(src.abs)
+	p, err := c.remembered(id, src)
 	switch {
 	case err != nil:
 		return nil, err
 	case p == nil:
 		// Unpacking verifies the signature before anything else.
-		p, err = c.unpackLocked(ctx, key, src, o.verifier)
-	case o.verifier != nil:
-		err = verifySignature(ctx, archive, p.Dir, p.Config, o.verifier)
+		p, err = c.unpackLocked(ctx, id, src, o.key)
+	case o.key != nil:
+		err = verifySignature(archive, p.Dir, p.Config, o.key)
 	}
 	if err != nil {
 		return nil, err
@@ -143,39 +144,39 @@ func (c *Cache) Open(ctx context.Context, archive string, opts ...OpenOption) (*
 
 // unpackLocked unpacks the archive under the lock of its path, unless another caller did while
 // this one waited for the lock.
-func (c *Cache) unpackLocked(ctx context.Context, key string, src *source, v SignatureVerifier) (*Package, error) {
+func (c *Cache) unpackLocked(ctx context.Context, id string, src *source, publicKey *verify.PublicKey) (*Package, error) {
 	for _, d := range []string{entriesDir, archivesDir, locksDir, tmpDir} {
 		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("cache directory for Zarf packages: %w", err)
 		}
 	}
-	release, err := filelock.Lock(filepath.Join(c.dir, locksDir, key+".lock"), true)
+	release, err := filelock.Lock(filepath.Join(c.dir, locksDir, id+".lock"), true)
 	if err != nil {
 		return nil, fmt.Errorf("locking the cache of Zarf packages: %w", err)
 	}
 	defer release()
-	if p, err := c.remembered(key, src); p != nil || err != nil {
-		if p != nil && v != nil {
-			err = verifySignature(ctx, src.display, p.Dir, p.Config, v)
+	if p, err := c.remembered(id, src); p != nil || err != nil {
+		if p != nil && publicKey != nil {
+			err = verifySignature(src.display, p.Dir, p.Config, publicKey)
 		}
 		return p, err
 	}
 	// Whoever held the lock before and left a temporary folder died unpacking.
-	stale, _ := filepath.Glob(filepath.Join(c.dir, tmpDir, key+"-*"))
+	stale, _ := filepath.Glob(filepath.Join(c.dir, tmpDir, id+"-*"))
 	for _, s := range stale {
 		_ = os.RemoveAll(s)
 	}
-	return c.unpack(ctx, key, src, v)
+	return c.unpack(ctx, id, src, publicKey)
 }
 
 // unpack reads the whole archive: it unpacks it into a temporary folder, verifies it, and
 // renames the folder into the cache.
-func (c *Cache) unpack(ctx context.Context, key string, src *source, v SignatureVerifier) (p *Package, err error) {
+func (c *Cache) unpack(ctx context.Context, id string, src *source, publicKey *verify.PublicKey) (p *Package, err error) {
 	before, err := src.identity()
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(c.dir, tmpDir), key+"-")
+	tmp, err := os.MkdirTemp(filepath.Join(c.dir, tmpDir), id+"-")
 	if err != nil {
 		return nil, fmt.Errorf("cache directory for Zarf packages: %w", err)
 	}
@@ -195,7 +196,7 @@ func (c *Cache) unpack(ctx context.Context, key string, src *source, v Signature
 	if !slices.Equal(before, after) {
 		return nil, fmt.Errorf("the Zarf package %s changed while it was read: plan again once it is written", src.display)
 	}
-	cfg, err := checkPackage(ctx, src.display, tmp, found, v)
+	cfg, err := checkPackage(src.display, tmp, found, publicKey)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +208,7 @@ func (c *Cache) unpack(ctx context.Context, key string, src *source, v Signature
 		// The same archive at another path was unpacked meanwhile: use that entry.
 		_ = os.RemoveAll(tmp)
 	}
-	if err := c.remember(key, src.abs, after, digest); err != nil {
+	if err := c.remember(id, src.abs, after, digest); err != nil {
 		return nil, err
 	}
 	return &Package{Digest: digest, Dir: entry, Config: cfg, Unpacked: true}, nil
@@ -237,9 +238,9 @@ func (c *Cache) extract(ctx context.Context, src *source, dir string) (v1.Hash, 
 }
 
 // checkPackage checks what an archive held before it is trusted: a zarf.yaml of a Zarf
-// package, its signature when v is given, and the files checksums.txt and zarf.yaml's
-// aggregate checksum vouch for.
-func checkPackage(ctx context.Context, archive, dir string, found *unpacked, v SignatureVerifier) (Config, error) {
+// package, its signature when a public key is given, and the files checksums.txt and
+// zarf.yaml's aggregate checksum vouch for.
+func checkPackage(archive, dir string, found *unpacked, publicKey *verify.PublicKey) (Config, error) {
 	raw, ok := found.meta[fileZarfYAML]
 	if !ok {
 		return Config{}, &RefusedError{Archive: archive, Problem: ProblemNotAPackage, Entry: fileZarfYAML, Detail: "missing: every Zarf package has one"}
@@ -248,8 +249,8 @@ func checkPackage(ctx context.Context, archive, dir string, found *unpacked, v S
 	if err != nil {
 		return Config{}, &RefusedError{Archive: archive, Problem: ProblemNotAPackage, Entry: fileZarfYAML, Detail: "not a Zarf package definition", Err: err}
 	}
-	if v != nil {
-		if err := verifySignature(ctx, archive, dir, cfg, v); err != nil {
+	if publicKey != nil {
+		if err := verifySignature(archive, dir, cfg, publicKey); err != nil {
 			return Config{}, err
 		}
 	}
@@ -263,8 +264,8 @@ func (c *Cache) entryDir(digest v1.Hash) string {
 	return filepath.Join(c.dir, entriesDir, digest.Algorithm+"-"+digest.Hex)
 }
 
-// pathKey names the files the cache keeps about the archive at an absolute path.
-func pathKey(abs string) string {
+// archiveID names the files the cache keeps about the archive at an absolute path.
+func archiveID(abs string) string {
 	sum := sha256.Sum256([]byte(abs))
 	return hex.EncodeToString(sum[:16])
 }
@@ -278,8 +279,8 @@ type memo struct {
 
 // remembered returns the package at src when the cache remembers the digest of its archive,
 // its files have not changed since, and the entry of that digest exists; else nil.
-func (c *Cache) remembered(key string, src *source) (*Package, error) {
-	raw, err := os.ReadFile(filepath.Join(c.dir, archivesDir, key+".json"))
+func (c *Cache) remembered(id string, src *source) (*Package, error) {
+	raw, err := os.ReadFile(filepath.Join(c.dir, archivesDir, id+".json"))
 	if err != nil {
 		return nil, nil //nolint:nilerr // nothing remembered: the archive is read
 	}
@@ -314,12 +315,12 @@ func (c *Cache) remembered(key string, src *source) (*Package, error) {
 }
 
 // remember records the digest of the archive whose files have the identity files, atomically.
-func (c *Cache) remember(key, archive string, files []fileIdentity, digest v1.Hash) error {
+func (c *Cache) remember(id, archive string, files []fileIdentity, digest v1.Hash) error {
 	raw, err := json.Marshal(memo{Archive: archive, Files: files, Digest: digest.String()})
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Join(c.dir, tmpDir), key+"-*.json")
+	f, err := os.CreateTemp(filepath.Join(c.dir, tmpDir), id+"-*.json")
 	if err != nil {
 		return err
 	}
@@ -328,7 +329,7 @@ func (c *Cache) remember(key, archive string, files []fileIdentity, digest v1.Ha
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(c.dir, archivesDir, key+".json"))
+		err = os.Rename(f.Name(), filepath.Join(c.dir, archivesDir, id+".json"))
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())

@@ -247,7 +247,7 @@ func TestOpen_staleUnpackingIsRemoved(t *testing.T) {
 	built := registrytest.WriteZarfPackage(t, t.TempDir(), testSpec(registrytest.ZarfTarZst))
 	c := newCache(t)
 	abs, _ := filepath.Abs(built.Path)
-	stale := filepath.Join(c.Dir(), tmpDir, pathKey(abs)+"-dead")
+	stale := filepath.Join(c.Dir(), tmpDir, archiveID(abs)+"-dead")
 	if err := os.MkdirAll(filepath.Join(stale, "images"), 0o755); err != nil {
 		t.Fatal(err)
 	}

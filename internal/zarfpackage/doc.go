@@ -23,7 +23,8 @@
 //     two signature files and, in a signed package, build.provenanceFiles. A package is signed
 //     when build.signed says so, or, without build.signed, when zarf.yaml.sig exists; the
 //     Sigstore bundle (zarf.bundle.sig, which newer Zarf versions write instead) is preferred to
-//     the legacy cosign sign-blob signature (zarf.yaml.sig, base64). Both sign zarf.yaml's bytes.
+//     the legacy cosign sign-blob signature (zarf.yaml.sig, base64). Both sign zarf.yaml's bytes;
+//     they are verified with internal/verify, which also verifies images.
 //   - src/internal/pkgcfg/pkgcfg.go (ParseMultiDoc): zarf.yaml may hold one YAML document per
 //     apiVersion; the reader takes the v1alpha1 one (apiVersion empty or zarf.dev/v1alpha1).
 //   - src/api/v1alpha1/package.go and component.go: kind, metadata (name, version,

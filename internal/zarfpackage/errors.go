@@ -45,7 +45,8 @@ type RefusedError struct {
 	Entry string
 	// Detail says what is wrong.
 	Detail string
-	// Err is the cause, when there is one (ErrNotSigned, a verifier's error, a read error).
+	// Err is the cause, when there is one (ErrNotSigned, why a signature does not verify, a
+	// read error).
 	Err error
 }
 

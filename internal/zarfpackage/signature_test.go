@@ -6,84 +6,113 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify/verifytest"
 )
 
-// fakeVerifier accepts the signatures whose bytes are "good", and records what it was asked.
-type fakeVerifier struct {
-	mu    sync.Mutex
-	calls []Signature
-	seen  [][]byte
-}
-
-func (f *fakeVerifier) VerifySignature(_ context.Context, payload []byte, sig Signature) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, sig)
-	f.seen = append(f.seen, payload)
-	if string(sig.Bytes) != "good" {
-		return errors.New("signature made by another key")
+func publicKey(t *testing.T, s *verifytest.Signer) *verify.PublicKey {
+	t.Helper()
+	key, err := verify.ParsePublicKey([]byte(s.PublicKeyPEM(t)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return key
 }
 
-func signedSpec(sigs registrytest.ZarfSignatures) registrytest.ZarfPackageSpec {
+// signedSpec is testSpec signed by sign.
+func signedSpec(sign func(zarfYAML []byte) registrytest.ZarfSignatures) registrytest.ZarfPackageSpec {
 	spec := testSpec(registrytest.ZarfTarZst)
-	spec.Sign = func([]byte) registrytest.ZarfSignatures { return sigs }
+	spec.Sign = sign
 	return spec
 }
 
+// Packages are verified in both forms Zarf signs them in, with real keys and signatures; the
+// Sigstore bundle is preferred when a package has both, as in Zarf.
 func TestOpen_signature(t *testing.T) {
 	t.Parallel()
+	key, other := verifytest.NewKey(t, verifytest.ECDSAP256), verifytest.NewKey(t, verifytest.ECDSAP256)
+	rsa := verifytest.NewKey(t, verifytest.RSA2048)
+	bundle := func(s *verifytest.Signer) func([]byte) []byte {
+		return func(b []byte) []byte { return verifytest.SignBlobBundle(t, b, s, verifytest.Options{}) }
+	}
+	blob := func(s *verifytest.Signer) func([]byte) []byte {
+		return func(b []byte) []byte { return s.SignBlob(t, b) }
+	}
 	for _, tc := range []struct {
-		name      string
-		sigs      registrytest.ZarfSignatures
-		wantFile  string
-		wantError bool
+		name       string
+		bundle     func([]byte) []byte
+		cosignBlob func([]byte) []byte
+		verifyWith *verifytest.Signer
+		tamper     func(testing.TB, string)
+		refused    []string // what the error says; nil: the package verifies
 	}{
-		// Zarf prefers the Sigstore bundle when a package has both.
-		{name: "bundle and legacy", sigs: registrytest.ZarfSignatures{Bundle: []byte("good"), CosignBlob: []byte("bad")}, wantFile: fileBundleSignature},
-		{name: "legacy only", sigs: registrytest.ZarfSignatures{CosignBlob: []byte("good")}, wantFile: fileLegacySignature},
-		{name: "bundle does not verify", sigs: registrytest.ZarfSignatures{Bundle: []byte("bad"), CosignBlob: []byte("good")}, wantFile: fileBundleSignature, wantError: true},
+		{name: "bundle", bundle: bundle(key), verifyWith: key},
+		{name: "cosign blob signature", cosignBlob: blob(rsa), verifyWith: rsa},
+		{name: "bundle preferred", bundle: bundle(other), cosignBlob: blob(key), verifyWith: key,
+			refused: []string{`"zarf.bundle.sig": does not verify zarf.yaml`, "does not verify with key sha256:"}},
+		{name: "other key", cosignBlob: blob(other), verifyWith: key,
+			refused: []string{`"zarf.yaml.sig": does not verify zarf.yaml`, publicKey(t, key).Fingerprint()}},
+		// zarf.yaml is the root of trust: checksums.txt does not cover it, the signature does.
+		{name: "zarf.yaml altered after signing", bundle: bundle(key), verifyWith: key,
+			tamper: func(tb testing.TB, dir string) {
+				path := filepath.Join(dir, "zarf.yaml")
+				raw, _ := os.ReadFile(path)
+				if err := os.WriteFile(path, bytes.Replace(raw, []byte("1.2.3"), []byte("6.6.6"), 1), 0o644); err != nil {
+					tb.Fatal(err)
+				}
+			},
+			refused: []string{`"zarf.bundle.sig": does not verify zarf.yaml`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			built := registrytest.WriteZarfPackage(t, t.TempDir(), signedSpec(tc.sigs))
+			spec := signedSpec(func(zarfYAML []byte) registrytest.ZarfSignatures {
+				var sigs registrytest.ZarfSignatures
+				if tc.bundle != nil {
+					sigs.Bundle = tc.bundle(zarfYAML)
+				}
+				if tc.cosignBlob != nil {
+					sigs.CosignBlob = tc.cosignBlob(zarfYAML)
+				}
+				return sigs
+			})
+			spec.Tamper = tc.tamper
+			built := registrytest.WriteZarfPackage(t, t.TempDir(), spec)
 			c := newCache(t)
-			v := &fakeVerifier{}
-			_, err := c.Open(context.Background(), built.Path, WithSignatureVerifier(v))
-			if len(v.calls) != 1 || v.calls[0].File != tc.wantFile || !bytes.Equal(v.seen[0], built.ZarfYAML) {
-				t.Fatalf("verifier asked %+v, want one call for %s over zarf.yaml", v.calls, tc.wantFile)
-			}
-			if tc.wantError {
-				wantRefused(t, err, ProblemSignature, `"`+tc.wantFile+`"`, "does not verify zarf.yaml", "another key")
+			p, err := c.Open(context.Background(), built.Path, WithPublicKey(publicKey(t, tc.verifyWith)))
+			if tc.refused != nil {
+				wantRefused(t, err, ProblemSignature, tc.refused...)
 				wantNothingCached(t, c)
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !p.Unpacked || p.Config.Name != "app" {
+				t.Errorf("got %+v", p)
+			}
 		})
 	}
 }
 
-// A package checked without a key is cached; opening it with a key verifies the cached
+// A package read without a key is cached; reading it with a key verifies the cached
 // signature, every time.
 func TestOpen_signatureOfCachedPackage(t *testing.T) {
 	t.Parallel()
-	built := registrytest.WriteZarfPackage(t, t.TempDir(), signedSpec(registrytest.ZarfSignatures{CosignBlob: []byte("bad")}))
+	key, other := verifytest.NewKey(t, verifytest.ECDSAP256), verifytest.NewKey(t, verifytest.Ed25519)
+	built := registrytest.WriteZarfPackage(t, t.TempDir(), signedSpec(func(b []byte) registrytest.ZarfSignatures {
+		return registrytest.ZarfSignatures{Bundle: verifytest.SignBlobBundle(t, b, key, verifytest.Options{})}
+	}))
 	c := newCache(t)
 	open(t, c, built.Path)
-	v := &fakeVerifier{}
 	for range 2 {
-		_, err := c.Open(context.Background(), built.Path, WithSignatureVerifier(v))
-		wantRefused(t, err, ProblemSignature, "another key")
+		_, err := c.Open(context.Background(), built.Path, WithPublicKey(publicKey(t, other)))
+		wantRefused(t, err, ProblemSignature, "does not verify zarf.yaml")
 	}
-	if len(v.calls) != 2 {
-		t.Errorf("verified %d times, want 2", len(v.calls))
+	if p := open(t, c, built.Path, WithPublicKey(publicKey(t, key))); p.Unpacked {
+		t.Error("the package was unpacked again")
 	}
 }
 
@@ -93,19 +122,21 @@ func TestOpen_keyForUnsignedPackage(t *testing.T) {
 	t.Parallel()
 	built := registrytest.WriteZarfPackage(t, t.TempDir(), testSpec(registrytest.ZarfTarZst))
 	c := newCache(t)
-	v := &fakeVerifier{}
-	_, err := c.Open(context.Background(), built.Path, WithSignatureVerifier(v))
+	_, err := c.Open(context.Background(), built.Path, WithPublicKey(publicKey(t, verifytest.NewKey(t, verifytest.ECDSAP256))))
 	wantRefused(t, err, ProblemSignature, "not signed", "public key")
-	if !errors.Is(err, ErrNotSigned) || len(v.calls) != 0 {
-		t.Errorf("got %v after %d verifications, want ErrNotSigned before any", err, len(v.calls))
+	if !errors.Is(err, ErrNotSigned) {
+		t.Errorf("got %v, want ErrNotSigned", err)
 	}
+	wantNothingCached(t, c)
 }
 
 // A package that says it is signed but carries no signature is refused when a key is given.
 func TestOpen_signedWithoutSignatureFile(t *testing.T) {
 	t.Parallel()
-	built := registrytest.WriteZarfPackage(t, t.TempDir(), signedSpec(registrytest.ZarfSignatures{}))
-	_, err := newCache(t).Open(context.Background(), built.Path, WithSignatureVerifier(&fakeVerifier{}))
+	built := registrytest.WriteZarfPackage(t, t.TempDir(), signedSpec(func([]byte) registrytest.ZarfSignatures {
+		return registrytest.ZarfSignatures{}
+	}))
+	_, err := newCache(t).Open(context.Background(), built.Path, WithPublicKey(publicKey(t, verifytest.NewKey(t, verifytest.ECDSAP256))))
 	wantRefused(t, err, ProblemSignature, "neither zarf.bundle.sig nor zarf.yaml.sig")
 }
 
