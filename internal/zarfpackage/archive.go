@@ -3,6 +3,7 @@ package zarfpackage
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -130,19 +131,19 @@ func (s *source) identity() ([]fileIdentity, error) {
 }
 
 // archiveStream is the archive's bytes, hashed as they are read, and the tar stream inside
-// them.
+// them, limited.
 type archiveStream struct {
 	src   *source
 	raw   *concatReader
 	hash  hash.Hash
 	bytes int64
-	tar   io.Reader
+	tar   *limitedReader
 	zstd  *zstd.Decoder
 }
 
 // open starts reading the archive: its bytes (every part in turn), hashed as they stream, then
-// decompressed when they are zstd.
-func (s *source) open() (*archiveStream, error) {
+// decompressed when they are zstd, up to maxBytes and while ctx lasts.
+func (s *source) open(ctx context.Context, maxBytes int64) (*archiveStream, error) {
 	st := &archiveStream{src: s, raw: &concatReader{files: s.data}, hash: sha256.New()}
 	hashed := bufio.NewReaderSize(io.TeeReader(st.raw, countingWriter{st.hash, &st.bytes}), 1<<20)
 	head, err := hashed.Peek(len(zstdMagic))
@@ -150,7 +151,7 @@ func (s *source) open() (*archiveStream, error) {
 		st.Close()
 		return nil, fmt.Errorf("reading Zarf package %s: %w", s.display, err)
 	}
-	st.tar = hashed
+	var tarStream io.Reader = hashed
 	if bytes.Equal(head, zstdMagic) {
 		// One goroutine: the tar reader and the file writes are the pace, and a provider runs
 		// many of these at once.
@@ -159,8 +160,9 @@ func (s *source) open() (*archiveStream, error) {
 			st.Close()
 			return nil, fmt.Errorf("reading Zarf package %s: %w", s.display, err)
 		}
-		st.tar = zstdReader{st.zstd}
+		tarStream = zstdReader{st.zstd}
 	}
+	st.tar = &limitedReader{ctx: ctx, r: tarStream, limit: maxBytes}
 	return st, nil
 }
 
@@ -169,6 +171,9 @@ func (s *source) open() (*archiveStream, error) {
 // description.
 func (st *archiveStream) finish() (string, error) {
 	if _, err := io.Copy(io.Discard, st.tar); err != nil {
+		if explained := st.tar.explain(st.src.display, err); explained != err {
+			return "", explained
+		}
 		return "", &RefusedError{Archive: st.src.display, Problem: ProblemNotAPackage, Detail: "unreadable after its last entry", Err: err}
 	}
 	if _, err := io.Copy(io.Discard, st.raw); err != nil {

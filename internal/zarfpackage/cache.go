@@ -221,12 +221,12 @@ func (c *Cache) extract(ctx context.Context, src *source, dir string) (v1.Hash, 
 		return v1.Hash{}, nil, err
 	}
 	defer root.Close()
-	stream, err := src.open()
+	stream, err := src.open(ctx, c.limits.MaxBytes)
 	if err != nil {
 		return v1.Hash{}, nil, err
 	}
 	defer stream.Close()
-	found, err := unpackEntries(ctx, src.display, stream.tar, root, c.limits)
+	found, err := unpackEntries(src.display, stream.tar, root, c.limits.MaxEntries)
 	if err != nil {
 		return v1.Hash{}, nil, err
 	}

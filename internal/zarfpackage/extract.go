@@ -46,10 +46,9 @@ func extracted(name string) bool {
 	return slices.Contains(metadataFiles, name) || strings.HasPrefix(name, dirImages+"/")
 }
 
-// unpackEntries reads the tar stream r of archive, checks every entry before it writes
+// unpackEntries reads the tar stream guard of archive, checks every entry before it writes
 // anything, writes the files the mirror needs under dst and hashes every file.
-func unpackEntries(ctx context.Context, archive string, r io.Reader, dst *os.Root, limits Limits) (*unpacked, error) {
-	guard := &limitedReader{ctx: ctx, r: r, limit: limits.MaxBytes}
+func unpackEntries(archive string, guard *limitedReader, dst *os.Root, maxEntries int) (*unpacked, error) {
 	tr := tar.NewReader(guard)
 	out := &unpacked{sums: map[string]string{}, meta: map[string][]byte{}}
 	seen := map[string]bool{}    // every entry name
@@ -65,8 +64,8 @@ func unpackEntries(ctx context.Context, archive string, r io.Reader, dst *os.Roo
 		if err != nil {
 			return nil, guard.explain(archive, err)
 		}
-		if entries > limits.MaxEntries {
-			return nil, refuse(ProblemTooLarge, "", "it holds more than %d entries", limits.MaxEntries)
+		if entries > maxEntries {
+			return nil, refuse(ProblemTooLarge, "", "it holds more than %d entries", maxEntries)
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue // pax defaults for the entries that follow, no file

@@ -4,11 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
 )
@@ -244,4 +247,35 @@ func writeTestFile(t *testing.T, path string, content []byte) {
 	if err := os.WriteFile(path, content, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// What follows the end of the tar stream is decompressed (it is part of the archive's digest)
+// and counts toward the limit too.
+func TestOpen_trailingDataCountsTowardTheLimit(t *testing.T) {
+	t.Parallel()
+	built := registrytest.WriteZarfPackage(t, t.TempDir(), testSpec(registrytest.ZarfTarZst))
+	raw, err := os.ReadFile(built.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := zstd.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarSize, err := io.Copy(io.Discard, dec)
+	dec.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trailer := enc.EncodeAll(make([]byte, 1<<20), nil) // a second frame: 1 MiB of zeros
+	writeTestFile(t, built.Path, append(raw, trailer...))
+
+	c := newCache(t, WithLimits(Limits{MaxBytes: tarSize + 4096, MaxEntries: DefaultLimits.MaxEntries}))
+	_, err = c.Open(context.Background(), built.Path)
+	wantRefused(t, err, ProblemTooLarge, "it unpacks to more than")
+	wantNothingCached(t, c)
 }
