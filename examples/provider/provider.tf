@@ -34,6 +34,11 @@ provider "zarf" {
   # Retries per request on 408, 429, 5xx answers and dropped connections.
   max_retries = 5
 
+  # Where Zarf packages (data "zarf_package") are unpacked, once per archive digest. Terraform
+  # does not expand ~: pathexpand does. Defaults to terraform-provider-zarf/packages under the
+  # user's cache directory.
+  cache_dir = pathexpand("~/.cache/zarf-packages")
+
   # Credentials for one registry; any number of blocks, one per registry. Registries without
   # a block get credentials from the Docker config (DOCKER_CONFIG, ~/.docker/config.json,
   # credential helpers), or none.

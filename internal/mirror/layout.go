@@ -39,6 +39,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/filelock"
 )
 
 // LayoutScheme starts a reference to an OCI image layout directory.
@@ -300,7 +302,7 @@ func (l *layoutStore) ensure() error {
 
 // withIndexLock runs f while holding the exclusive lock of index.json.
 func (l *layoutStore) withIndexLock(f func() error) error {
-	unlock, err := lockFile(filepath.Join(l.dir, layoutLockFile), true)
+	unlock, err := filelock.Lock(filepath.Join(l.dir, layoutLockFile), true)
 	if err != nil {
 		return fmt.Errorf("locking layout %s: %w", l.display, err)
 	}
@@ -598,7 +600,7 @@ func (l *layoutStore) reachable(entries []v1.Descriptor) map[string]bool {
 // collect removes the blobs that no entry of index.json reaches. It holds the garbage
 // collection lock exclusively, so no mirror is between its first blob and its entry.
 func (l *layoutStore) collect() error {
-	unlockGC, err := lockFile(filepath.Join(l.dir, layoutGCLockFile), true)
+	unlockGC, err := filelock.Lock(filepath.Join(l.dir, layoutGCLockFile), true)
 	if err != nil {
 		return fmt.Errorf("locking layout %s: %w", l.display, err)
 	}

@@ -15,6 +15,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/filelock"
 )
 
 // sourceLayer is the blob d of the source repository src as copyBlob streams it: from the
@@ -69,7 +71,7 @@ func (e *Engine) applyLayout(ctx context.Context, p *Plan, l *layoutStore, start
 	if err := l.ensure(); err != nil {
 		return st, err
 	}
-	unlock, err := lockFile(filepath.Join(l.dir, layoutGCLockFile), false)
+	unlock, err := filelock.Lock(filepath.Join(l.dir, layoutGCLockFile), false)
 	if err != nil {
 		return st, fmt.Errorf("locking layout %s: %w", l.display, err)
 	}

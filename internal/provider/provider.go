@@ -1,12 +1,14 @@
 // Package provider is the Terraform layer of the zarf provider: schemas, models, plan
 // modification, CRUD and diagnostics. It translates between Terraform values and the engine in
-// internal/mirror, which makes every decision.
+// internal/mirror, and the Zarf package reader in internal/zarfpackage, which make every
+// decision.
 package provider
 
 import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -24,6 +27,7 @@ import (
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/zarfpackage"
 )
 
 var (
@@ -46,6 +50,7 @@ type providerModel struct {
 	Jobs               types.Int64  `tfsdk:"jobs"`
 	MaxRetries         types.Int64  `tfsdk:"max_retries"`
 	RegistryAuth       types.List   `tfsdk:"registry_auth"` // of registryAuthModel; unknown under a dynamic block
+	CacheDir           types.String `tfsdk:"cache_dir"`
 }
 
 type registryAuthModel struct {
@@ -91,6 +96,16 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					"with exponential backoff and jitter; `Retry-After` is honoured up to %s. `0` disables retries. "+
 					"Defaults to %d.", registry.MaxRetryAfter, registry.DefaultMaxRetries),
 				Validators: []validator.Int64{int64validator.Between(0, 20)},
+			},
+			"cache_dir": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Directory where Zarf packages (`zarf_package`) are unpacked, once per archive digest, " +
+					"and shared by every Terraform run that uses the same directory. Only what a mirror needs is kept " +
+					"(`zarf.yaml`, `checksums.txt`, the signatures and the `images/` OCI layout), after it was checked " +
+					"against the package's checksums. Defaults to `terraform-provider-zarf/packages` under the user's cache " +
+					"directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LocalAppData%` on " +
+					"Windows). Terraform does not expand `~`: write `pathexpand(\"~/...\")`.",
+				Validators: []validator.String{cacheDirValidator{}},
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -161,14 +176,42 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 		resp.Diagnostics.AddError("Invalid provider configuration", err.Error())
 		return
 	}
+	data := &providerData{}
+	data.packages, data.packagesErr = packageCache(m.CacheDir.ValueString())
+	if m.CacheDir.ValueString() != "" && data.packagesErr != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("cache_dir"), "Invalid cache_dir", data.packagesErr.Error())
+		return
+	}
 	jobs := cmp.Or(cfg.Jobs, mirror.DefaultJobs)
-	engine := mirror.New(
+	data.engine = mirror.New(
 		mirror.WithClient(client),
 		mirror.WithJobs(jobs),
 		mirror.WithLogger(func(ctx context.Context, msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }),
 	)
-	resp.ResourceData = engine
-	resp.DataSourceData = engine
+	resp.ResourceData = data
+	resp.DataSourceData = data
+}
+
+// providerData is what the configured provider gives its resources and data sources.
+type providerData struct {
+	engine *mirror.Engine
+	// packages is where Zarf packages are unpacked; nil when no directory could be chosen,
+	// packagesErr says why.
+	packages    *zarfpackage.Cache
+	packagesErr error
+}
+
+// packageCache is the cache of Zarf packages in dir (the default directory when empty). A
+// dir that exists must be a directory; a missing one is created when a package is read.
+func packageCache(dir string) (*zarfpackage.Cache, error) {
+	c, err := zarfpackage.NewCache(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(c.Dir()); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("%s is a file, not a directory: choose a directory for the unpacked Zarf packages", c.Dir())
+	}
+	return c, nil
 }
 
 func (p *zarfProvider) Resources(context.Context) []func() resource.Resource {
@@ -176,7 +219,7 @@ func (p *zarfProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *zarfProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewImageIndexDataSource, NewImageTagsDataSource}
+	return []func() datasource.DataSource{NewImageIndexDataSource, NewImageTagsDataSource, NewZarfPackageDataSource}
 }
 
 func (p *zarfProvider) Functions(context.Context) []func() function.Function {
@@ -197,6 +240,9 @@ func (m providerModel) unknownArguments(ctx context.Context) []string {
 	}
 	if m.MaxRetries.IsUnknown() {
 		out = append(out, "max_retries")
+	}
+	if m.CacheDir.IsUnknown() {
+		out = append(out, "cache_dir")
 	}
 	if m.RegistryAuth.IsUnknown() {
 		return append(out, "registry_auth")
@@ -225,16 +271,54 @@ type unknownConfig []string
 // engineFrom takes the engine out of provider data; nil before the provider is configured,
 // and for resources while the provider configuration is known only after apply.
 func engineFrom(data any) (*mirror.Engine, error) {
+	d, err := configuredData(data)
+	if d == nil {
+		return nil, err
+	}
+	return d.engine, nil
+}
+
+// configuredData takes the configured provider's data out of provider data; nil before the
+// provider is configured, and for resources while the provider configuration is known only
+// after apply.
+func configuredData(data any) (*providerData, error) {
 	switch data := data.(type) {
 	case nil:
 		return nil, nil
-	case *mirror.Engine:
+	case *providerData:
 		return data, nil
 	case unknownConfig:
 		return nil, fmt.Errorf("the zarf provider configuration depends on values known only after apply (%s), "+
-			"so no registry can be read during this plan. Give these arguments values known at plan time "+
+			"so no registry or package can be read during this plan. Give these arguments values known at plan time "+
 			"(variables, locals, data sources), or apply what they depend on first (terraform apply -target=...)",
 			strings.Join(data, ", "))
 	}
 	return nil, fmt.Errorf("unexpected provider data %T; this is a bug in the provider", data)
+}
+
+// cacheDirValidator checks what terraform validate can of cache_dir: a path, without a `~`
+// that Terraform would leave unexpanded.
+type cacheDirValidator struct{}
+
+func (cacheDirValidator) Description(context.Context) string {
+	return "a directory path, with no leading ~ (Terraform does not expand it)"
+}
+
+func (v cacheDirValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (cacheDirValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	dir := req.ConfigValue.ValueString()
+	switch {
+	case strings.TrimSpace(dir) == "":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid cache_dir",
+			"cache_dir is empty: name a directory, or leave cache_dir out to use the default one.")
+	case dir == "~" || strings.HasPrefix(dir, "~/") || strings.HasPrefix(dir, `~\`):
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid cache_dir",
+			fmt.Sprintf("Terraform does not expand ~, so %q would be a directory named \"~\": write cache_dir = pathexpand(%q).", dir, dir))
+	case strings.ContainsRune(dir, 0):
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid cache_dir", "cache_dir contains a NUL character, which no path can hold.")
+	}
 }

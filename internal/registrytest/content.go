@@ -78,24 +78,62 @@ type IndexSpec struct {
 	Attestations bool
 }
 
+// contentSink is where generated content goes: a registry repository ([registrySink]), or
+// the blobs of an OCI image layout.
+type contentSink interface {
+	// putBlobs stores blobs.
+	putBlobs(tb testing.TB, blobs []v1.Layer)
+	// putManifest stores a manifest by its digest and returns its descriptor.
+	putManifest(tb testing.TB, mediaType types.MediaType, raw []byte) v1.Descriptor
+}
+
+// registrySink pushes content to a registry repository.
+type registrySink struct {
+	repo name.Repository
+	opts []remote.Option
+}
+
+func (s registrySink) putBlobs(tb testing.TB, blobs []v1.Layer) {
+	tb.Helper()
+	if err := uploadBlobs(tb, s.repo, blobs, s.opts); err != nil {
+		tb.Fatalf("registrytest: uploading blobs to %s: %v", s.repo, err)
+	}
+}
+
+func (s registrySink) putManifest(tb testing.TB, mediaType types.MediaType, raw []byte) v1.Descriptor {
+	tb.Helper()
+	return PushRaw(tb, s.repo.String(), mediaType, raw, s.opts...)
+}
+
 // PushIndex pushes the images (and attestations) of spec by digest, then the index
 // (hand-written JSON, entries without artifactType) to ref. It returns the descriptor of
 // the index.
 func PushIndex(tb testing.TB, ref string, spec IndexSpec, opts ...remote.Option) v1.Descriptor {
+	tb.Helper()
+	repo, _ := parseRef(tb, ref)
+	mediaType, raw := indexContent(tb, registrySink{repo: repo, opts: opts}, spec)
+	return PushRaw(tb, ref, mediaType, raw, opts...)
+}
+
+// indexContent stores the images (and attestations) of spec in sink by digest and returns
+// the index that lists them.
+func indexContent(tb testing.TB, sink contentSink, spec IndexSpec) (types.MediaType, []byte) {
 	tb.Helper()
 	mediaType := cmp.Or(spec.MediaType, types.OCIImageIndex)
 	imageType, ok := imageTypes[mediaType]
 	if !ok {
 		tb.Fatalf("registrytest: %q is not an index media type", mediaType)
 	}
-	repo, _ := parseRef(tb, ref)
-	manifests := PushImages(tb, repo.String(), spec.Images, imageType, opts...)
+	manifests := make([]v1.Descriptor, 0, 2*len(spec.Images))
+	for _, image := range spec.Images {
+		manifests = append(manifests, storeImage(tb, sink, image, imageType))
+	}
 	if spec.Attestations {
 		for _, image := range manifests[:len(spec.Images)] {
-			manifests = append(manifests, PushAttestation(tb, repo.String(), image, opts...))
+			manifests = append(manifests, storeAttestation(tb, sink, image))
 		}
 	}
-	return PushRaw(tb, ref, mediaType, MarshalIndex(tb, mediaType, manifests), opts...)
+	return mediaType, MarshalIndex(tb, mediaType, manifests)
 }
 
 // PushImages pushes one image per spec by digest to repo and returns their index entries
@@ -104,9 +142,11 @@ func PushIndex(tb testing.TB, ref string, spec IndexSpec, opts ...remote.Option)
 // or types.DockerManifestSchema2.
 func PushImages(tb testing.TB, repo string, specs []ImageSpec, manifestType types.MediaType, opts ...remote.Option) []v1.Descriptor {
 	tb.Helper()
+	r, _ := parseRef(tb, repo)
+	sink := registrySink{repo: r, opts: opts}
 	descs := make([]v1.Descriptor, 0, len(specs))
 	for _, spec := range specs {
-		descs = append(descs, PushImage(tb, repo, spec, manifestType, opts...))
+		descs = append(descs, storeImage(tb, sink, spec, manifestType))
 	}
 	return descs
 }
@@ -115,6 +155,26 @@ func PushImages(tb testing.TB, repo string, specs []ImageSpec, manifestType type
 // descriptor of the manifest with the platform set. manifestType is
 // types.OCIManifestSchema1 (the default when empty) or types.DockerManifestSchema2.
 func PushImage(tb testing.TB, ref string, spec ImageSpec, manifestType types.MediaType, opts ...remote.Option) v1.Descriptor {
+	tb.Helper()
+	repo, _ := parseRef(tb, ref)
+	mediaType, raw, platform := imageContent(tb, registrySink{repo: repo, opts: opts}, spec, manifestType)
+	desc := PushRaw(tb, ref, mediaType, raw, opts...)
+	desc.Platform = platform
+	return desc
+}
+
+// storeImage stores the image of spec in sink by digest and returns its index entry.
+func storeImage(tb testing.TB, sink contentSink, spec ImageSpec, manifestType types.MediaType) v1.Descriptor {
+	tb.Helper()
+	mediaType, raw, platform := imageContent(tb, sink, spec, manifestType)
+	desc := sink.putManifest(tb, mediaType, raw)
+	desc.Platform = platform
+	return desc
+}
+
+// imageContent stores the blobs of the image of spec in sink and returns its manifest (media
+// type, bytes) and platform.
+func imageContent(tb testing.TB, sink contentSink, spec ImageSpec, manifestType types.MediaType) (types.MediaType, []byte, *v1.Platform) {
 	tb.Helper()
 	manifestType = cmp.Or(manifestType, types.OCIManifestSchema1)
 	family, ok := blobTypes[manifestType]
@@ -137,9 +197,7 @@ func PushImage(tb testing.TB, ref string, spec ImageSpec, manifestType types.Med
 		}
 		layers = append(layers, l)
 	}
-	desc := pushManifest(tb, ref, manifestType, family.config, platform, layers, nil, opts)
-	desc.Platform = platform
-	return desc
+	return manifestType, manifestContent(tb, sink, manifestType, family.config, platform, layers, nil), platform
 }
 
 // PushAttestation pushes to repo, by digest, a BuildKit-style attestation manifest about
@@ -148,6 +206,14 @@ func PushImage(tb testing.TB, ref string, spec ImageSpec, manifestType types.Med
 // [AnnotationReferenceType] = [AttestationManifest] and [AnnotationReferenceDigest] =
 // subject's digest.
 func PushAttestation(tb testing.TB, repo string, subject v1.Descriptor, opts ...remote.Option) v1.Descriptor {
+	tb.Helper()
+	r, _ := parseRef(tb, repo)
+	return storeAttestation(tb, registrySink{repo: r, opts: opts}, subject)
+}
+
+// storeAttestation stores in sink, by digest, the attestation manifest PushAttestation
+// describes and returns its index entry.
+func storeAttestation(tb testing.TB, sink contentSink, subject v1.Descriptor) v1.Descriptor {
 	tb.Helper()
 	statement, err := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v0.1",
@@ -160,8 +226,9 @@ func PushAttestation(tb testing.TB, repo string, subject v1.Descriptor, opts ...
 	}
 	unknown := &v1.Platform{OS: "unknown", Architecture: "unknown"}
 	layers := []v1.Layer{static.NewLayer(statement, inTotoMediaType)}
-	desc := pushManifest(tb, repo, types.OCIManifestSchema1, types.OCIConfigJSON, unknown, layers,
-		map[string]string{"in-toto.io/predicate-type": slsaProvenance}, opts)
+	raw := manifestContent(tb, sink, types.OCIManifestSchema1, types.OCIConfigJSON, unknown, layers,
+		map[string]string{"in-toto.io/predicate-type": slsaProvenance})
+	desc := sink.putManifest(tb, types.OCIManifestSchema1, raw)
 	desc.Platform = unknown
 	desc.Annotations = map[string]string{
 		AnnotationReferenceType:   AttestationManifest,
@@ -181,11 +248,10 @@ type imageConfig struct {
 	} `json:"rootfs"`
 }
 
-// pushManifest uploads a config blob for platform and the layers to the repository of
-// ref, then pushes the image manifest that lists them (each layer entry with
-// layerAnnotations) to ref.
-func pushManifest(tb testing.TB, ref string, manifestType, configType types.MediaType, platform *v1.Platform,
-	layers []v1.Layer, layerAnnotations map[string]string, opts []remote.Option) v1.Descriptor {
+// manifestContent stores a config blob for platform and the layers in sink, and returns the
+// image manifest that lists them (each layer entry with layerAnnotations).
+func manifestContent(tb testing.TB, sink contentSink, manifestType, configType types.MediaType, platform *v1.Platform,
+	layers []v1.Layer, layerAnnotations map[string]string) []byte {
 	tb.Helper()
 	var config imageConfig
 	if platform != nil {
@@ -205,11 +271,7 @@ func pushManifest(tb testing.TB, ref string, manifestType, configType types.Medi
 		tb.Fatalf("registrytest: encoding an image config: %v", err)
 	}
 	configBlob := static.NewLayer(configJSON, configType)
-
-	repo, _ := parseRef(tb, ref)
-	if err := uploadBlobs(tb, repo, append([]v1.Layer{configBlob}, layers...), opts); err != nil {
-		tb.Fatalf("registrytest: uploading blobs to %s: %v", repo, err)
-	}
+	sink.putBlobs(tb, append([]v1.Layer{configBlob}, layers...))
 
 	manifest := v1.Manifest{SchemaVersion: 2, MediaType: manifestType, Layers: []v1.Descriptor{}}
 	if manifest.Config, err = describe(configBlob); err != nil {
@@ -227,7 +289,7 @@ func pushManifest(tb testing.TB, ref string, manifestType, configType types.Medi
 	if err != nil {
 		tb.Fatalf("registrytest: encoding an image manifest: %v", err)
 	}
-	return PushRaw(tb, ref, manifestType, raw, opts...)
+	return raw
 }
 
 // uploadBlobs uploads blobs to repo, a few at a time, skipping those already there.

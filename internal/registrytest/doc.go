@@ -9,7 +9,10 @@
 //     indexes (or arbitrary manifest bytes) with go-containerregistry ([PushIndex],
 //     [PushImage], [PushImages], [PushAttestation], [PushRaw], [MarshalIndex]), plus small
 //     readers for assertions and drift simulation ([Fetch], [Exists], [Delete]);
-//   - a counting, fault-injecting reverse proxy ([NewProxy]).
+//   - a counting, fault-injecting reverse proxy ([NewProxy]);
+//   - real Zarf package archives (.tar.zst, .tar, split) with generated images in their images/
+//     OCI layout, checksums.txt and the aggregate checksum, optionally signed, altered or with
+//     hostile entries added ([WriteZarfPackage]).
 //
 // Content helpers take a ref "<host>/<repository>" optionally followed by ":<tag>" or
 // "@<digest>" (see [Endpoint.Ref]). Push helpers push to the tag or digest, or to the

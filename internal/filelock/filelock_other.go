@@ -1,6 +1,6 @@
 //go:build !unix
 
-package mirror
+package filelock
 
 import (
 	"path/filepath"
@@ -11,7 +11,8 @@ import (
 // this process only (Terraform runs one provider process per configuration).
 var processLocks sync.Map // absolute path → *sync.RWMutex
 
-func lockFile(path string, exclusive bool) (func(), error) {
+// Lock takes a lock on path, exclusive or shared, waiting for it, and returns its release.
+func Lock(path string, exclusive bool) (release func(), err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err

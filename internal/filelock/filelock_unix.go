@@ -1,16 +1,16 @@
 //go:build unix
 
-package mirror
+package filelock
 
 import (
 	"os"
 	"syscall"
 )
 
-// lockFile takes a lock on path (created if missing), exclusive or shared, and returns its
-// release. flock locks belong to the open file, so goroutines of one process exclude each
-// other as processes do.
-func lockFile(path string, exclusive bool) (func(), error) {
+// Lock takes a lock on path (created if missing), exclusive or shared, waiting for it, and
+// returns its release. flock locks belong to the open file, so goroutines of one process
+// exclude each other as processes do.
+func Lock(path string, exclusive bool) (release func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
