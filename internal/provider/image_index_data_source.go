@@ -93,7 +93,7 @@ func (d *imageIndexDataSource) Read(ctx context.Context, req datasource.ReadRequ
 	}
 	p, err := d.engine.Plan(ctx, mirror.Spec{Source: m.Ref.ValueString(), Attestations: true})
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Cannot read "+m.Ref.ValueString(), err)
+		addEngineError(&resp.Diagnostics, "Cannot read "+m.Ref.ValueString(), err, dataSourceReferences)
 		return
 	}
 	m.Digest = types.StringValue(p.SourceDigest)

@@ -31,7 +31,7 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	var prior *mirrorRecord
+	var prior *mirror.Record
 	sourceUnchanged := false
 	if !req.State.Raw.IsNull() {
 		var state imageMirrorModel
@@ -43,9 +43,9 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 			prior = &rec
 		}
 	}
-	rec, inspected, err := r.planRecord(ctx, spec, prior)
+	rec, inspected, err := r.engine.Replan(ctx, spec, prior)
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Cannot plan the mirror of "+spec.Source, err)
+		addEngineError(&resp.Diagnostics, "Cannot plan the mirror of "+spec.Source, err, resourceReferences)
 		return
 	}
 	resp.Diagnostics.Append(plan.setComputed(rec)...)
@@ -66,55 +66,8 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// planRecord computes what the target will hold. When the source digest and the selection are
-// those of the last apply, one HEAD to the source suffices and the recorded result is reused;
-// otherwise the source is inspected (inspected = true).
-func (r *imageMirrorResource) planRecord(ctx context.Context, spec mirror.Spec, prior *mirrorRecord) (mirrorRecord, bool, error) {
-	if prior != nil && prior.Selection.equal(selectionOf(spec)) {
-		digest, err := r.engine.ResolveSource(ctx, spec.Source)
-		if err != nil {
-			return mirrorRecord{}, false, err
-		}
-		unchanged := digest == prior.SourceDigest
-		if unchanged && spec.Referrers {
-			if unchanged, err = r.referrersUnchanged(ctx, spec, prior); err != nil {
-				return mirrorRecord{}, false, err
-			}
-		}
-		if unchanged {
-			rec := *prior
-			if rec.Repository, rec.Tag, err = r.engine.Locate(spec, rec.Digest); err != nil {
-				return mirrorRecord{}, false, err
-			}
-			if spec.MaxBytes > 0 && rec.Size > spec.MaxBytes {
-				return mirrorRecord{}, false, &mirror.TooLargeError{Source: spec.Source, Size: rec.Size, MaxBytes: spec.MaxBytes}
-			}
-			return rec, false, nil
-		}
-		spec.SourceDigest = digest
-	}
-	p, err := r.engine.Plan(ctx, spec)
-	if err != nil {
-		return mirrorRecord{}, false, err
-	}
-	return recordOf(p), true, nil
-}
-
-// referrersUnchanged looks for the referrers of the recorded subjects at the source (one request
-// per subject plus the cosign tag HEADs) and reports whether it finds what the last apply found.
-func (r *imageMirrorResource) referrersUnchanged(ctx context.Context, spec mirror.Spec, prior *mirrorRecord) (bool, error) {
-	if prior.ReferrerLookup == nil {
-		return false, nil
-	}
-	lookup, err := r.engine.FindReferrers(ctx, spec.Source, prior.ReferrerLookup.Subjects)
-	if err != nil {
-		return false, err
-	}
-	return lookup.Equal(*prior.ReferrerLookup), nil
-}
-
 // newReferrersWarning names the referrers that appeared at the source since the last apply.
-func newReferrersWarning(spec mirror.Spec, rec, prior mirrorRecord, diags *diag.Diagnostics) {
+func newReferrersWarning(spec mirror.Spec, rec, prior mirror.Record, diags *diag.Diagnostics) {
 	var names []string
 	for _, r := range rec.Referrers {
 		if !slices.Contains(prior.Referrers, r) {
@@ -129,7 +82,7 @@ func newReferrersWarning(spec mirror.Spec, rec, prior mirrorRecord, diags *diag.
 }
 
 // planWarnings says what may surprise in a mirror that is about to be copied.
-func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
+func planWarnings(spec mirror.Spec, rec mirror.Record, diags *diag.Diagnostics) {
 	if len(spec.Platforms) == 0 && len(rec.Platforms) > 1 {
 		diags.AddAttributeWarning(path.Root("platforms"),
 			fmt.Sprintf("Mirroring all %d platforms of %s", len(rec.Platforms), spec.Source),
@@ -138,8 +91,7 @@ func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
 				"the platforms and sizes a source offers.",
 				spec.Source, len(rec.Platforms), strings.Join(rec.Platforms, ", "), mirror.HumanBytes(rec.Size), rec.Size, rec.Platforms[0]))
 	}
-	layout := mirror.IsLayout(rec.Repository) // a layout accepts sparse indexes and keeps entries without ref
-	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve && !layout {
+	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve && !rec.Traits.AcceptsSparse {
 		attribute := path.Root("platforms")
 		left := fmt.Sprintf("only %d of the %d platforms it lists: the images of the others are not copied", len(rec.Manifests), len(rec.Platforms))
 		if len(rec.Manifests) >= len(rec.Platforms) {
@@ -155,10 +107,10 @@ func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
 				"index_mode = \"filter\" for a new index (new digest) that lists only the selected platforms.",
 				rec.Digest, left))
 	}
-	if rec.Tag == "" && !layout {
+	if rec.Tag == "" && !rec.Traits.KeepsUnnamed {
 		diags.AddAttributeWarning(path.Root("target"),
 			"Mirror pushed by digest only",
 			fmt.Sprintf("Neither source nor target names a tag, so %s is pushed without one. Registries may remove "+
-				"untagged manifests when they collect garbage; add a tag to target (%s:<tag>) to keep it.", rec.id(), rec.Repository))
+				"untagged manifests when they collect garbage; add a tag to target (%s:<tag>) to keep it.", rec.ID(), rec.Repository))
 	}
 }

@@ -42,7 +42,7 @@ func testResource(t *testing.T, hosts ...string) *imageMirrorResource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &imageMirrorResource{engine: mirror.New(mirror.WithClient(c))}
+	return &imageMirrorResource{engine: mirror.New(mirror.WithScheme(c))}
 }
 
 // contentSize computes, from what the registry serves and without the engine, the bytes of
@@ -251,7 +251,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 	ctx := context.Background()
 	spec := mirror.Spec{Source: proxy.Ref("app/web:1.0"), Target: reg.Ref("mirror/web"), IndexMode: mirror.ModePreserve, Attestations: true}
 
-	first, inspected, err := r.planRecord(ctx, spec, nil)
+	first, inspected, err := r.engine.Replan(ctx, spec, nil)
 	if err != nil || !inspected {
 		t.Fatalf("first plan: inspected = %v, err = %v", inspected, err)
 	}
@@ -259,14 +259,14 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 
 	t.Run("unchanged", func(t *testing.T) {
 		proxy.Reset()
-		rec, inspected, err := r.planRecord(ctx, spec, &first)
+		rec, inspected, err := r.engine.Replan(ctx, spec, &first)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if inspected {
 			t.Error("an unchanged source was inspected again")
 		}
-		if rec.Digest != first.Digest || rec.Size != first.Size || rec.ref() != first.ref() || len(rec.Manifests) != len(first.Manifests) {
+		if rec.Digest != first.Digest || rec.Size != first.Size || rec.Ref() != first.Ref() || len(rec.Manifests) != len(first.Manifests) {
 			t.Errorf("the reused record differs: %+v, want %+v", rec, first)
 		}
 		if err := expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 0, getBlob: 0, headBlob: 0}); err != nil {
@@ -278,7 +278,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 		proxy.Reset()
 		small := spec
 		small.MaxBytes = first.Size - 1
-		_, _, err := r.planRecord(ctx, small, &first)
+		_, _, err := r.engine.Replan(ctx, small, &first)
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(first.Size)) {
 			t.Errorf("err = %v, want max_bytes exceeded with %d", err, first.Size)
 		}
@@ -291,7 +291,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 		proxy.Reset()
 		narrow := spec
 		narrow.Platforms = []string{"linux/amd64"}
-		rec, inspected, err := r.planRecord(ctx, narrow, &first)
+		rec, inspected, err := r.engine.Replan(ctx, narrow, &first)
 		if err != nil || !inspected {
 			t.Fatalf("inspected = %v, err = %v", inspected, err)
 		}
@@ -307,7 +307,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 	t.Run("source tag moved", func(t *testing.T) {
 		moved := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]})
 		proxy.Reset()
-		rec, inspected, err := r.planRecord(ctx, spec, &first)
+		rec, inspected, err := r.engine.Replan(ctx, spec, &first)
 		if err != nil || !inspected {
 			t.Fatalf("inspected = %v, err = %v", inspected, err)
 		}
@@ -325,8 +325,7 @@ func TestAccImageMirror_replanCostsOneHeadAtSource(t *testing.T) {
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, src)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
-	config := hostsConfig(proxy.Host, dst.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
-		proxy.Ref("app/web:1.0"), dst.Ref("mirror/web"))
+	config := hostsConfig(proxy.Host, dst.Host) + mirrorResource(proxy.Ref("app/web:1.0"), dst.Ref("mirror/web"))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
@@ -350,21 +349,20 @@ func TestAccImageMirror_replanCostsOneHeadAtSource(t *testing.T) {
 // Known and unknown values
 // ---------------------------------------------------------------------------------------------
 
-// plannedValues captures the planned values of a resource, to compare them with the state
-// after apply.
+// plannedValues holds the planned values of a resource that its check captured, to compare
+// them with the state after apply.
 type plannedValues struct {
 	addr   string
 	values map[string]any
 }
 
-func (p *plannedValues) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	for _, rc := range req.Plan.ResourceChanges {
-		if rc.Address == p.addr {
-			p.values, _ = rc.Change.After.(map[string]any)
-			return
-		}
-	}
-	resp.Error = fmt.Errorf("%s is not in the plan", p.addr)
+// check captures the planned values.
+func (p *plannedValues) check() plancheck.PlanCheck {
+	return planFuncCheck(func(plan *tfjson.Plan) error {
+		_, after, err := resourceChange(plan.ResourceChanges, p.addr, "planned changes")
+		p.values = after
+		return err
+	})
 }
 
 // sameAsState fails unless every computed attribute of the state equals what was planned.
@@ -436,7 +434,7 @@ resource "zarf_image_mirror" "filtered" {
 		stateChecks = append(stateChecks, statecheck.ExpectKnownValue(full, tfjsonpath.New(attr), check))
 	}
 	fullPlan, filteredPlan := &plannedValues{addr: full}, &plannedValues{addr: filtered}
-	planChecks = append(planChecks, fullPlan, filteredPlan,
+	planChecks = append(planChecks, fullPlan.check(), filteredPlan.check(),
 		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("source_digest"), knownvalue.StringExact(digest)),
 		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("digest"), knownvalue.StringRegexp(regexp.MustCompile(`^sha256:[0-9a-f]{64}$`))),
 		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("manifests"), knownvalue.ListExact([]knownvalue.Check{
@@ -778,8 +776,7 @@ func TestAccImageMirror_tagMovedBetweenPlanAndApply(t *testing.T) {
 		moved = registrytest.PushIndex(t, src.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]}).Digest.String()
 		return nil
 	})
-	config := hostsConfig(src.Host, dstProxy.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
-		src.Ref("app/web:1.0"), dstProxy.Ref("mirror/web"))
+	config := hostsConfig(src.Host, dstProxy.Host) + mirrorResource(src.Ref("app/web:1.0"), dstProxy.Ref("mirror/web"))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -23,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 var (
@@ -231,31 +231,31 @@ func (r *imageMirrorResource) mirrorPlanned(ctx context.Context, planned tfsdk.P
 
 // copy mirrors what the plan resolved: the source at the planned digest, so what lands is what
 // the plan showed.
-func (r *imageMirrorResource) copy(ctx context.Context, plan *imageMirrorModel, diags *diag.Diagnostics) (mirrorRecord, bool) {
+func (r *imageMirrorResource) copy(ctx context.Context, plan *imageMirrorModel, diags *diag.Diagnostics) (mirror.Record, bool) {
 	spec, _, d := plan.spec(ctx)
 	diags.Append(d...)
 	if diags.HasError() || !r.configured(diags) {
-		return mirrorRecord{}, false
+		return mirror.Record{}, false
 	}
 	if !plan.SourceDigest.IsUnknown() && !plan.SourceDigest.IsNull() {
 		spec.SourceDigest = plan.SourceDigest.ValueString()
 	}
 	p, err := r.engine.Plan(ctx, spec)
 	if err != nil {
-		addEngineError(diags, "Cannot mirror "+spec.Source, err)
-		return mirrorRecord{}, false
+		addEngineError(diags, "Cannot mirror "+spec.Source, err, resourceReferences)
+		return mirror.Record{}, false
 	}
 	if planned, known, d := plan.plannedReferrers(ctx); spec.Referrers && known && !d.HasError() {
 		if err := p.KeepReferrers(planned); err != nil { // copy the referrers the plan showed
-			addEngineError(diags, "Cannot mirror "+spec.Source, err)
-			return mirrorRecord{}, false
+			addEngineError(diags, "Cannot mirror "+spec.Source, err, resourceReferences)
+			return mirror.Record{}, false
 		}
 	}
 	if _, err := r.engine.Apply(ctx, p); err != nil {
-		addEngineError(diags, "Mirroring "+spec.Source+" failed", err)
-		return mirrorRecord{}, false
+		addEngineError(diags, "Mirroring "+spec.Source+" failed", err, resourceReferences)
+		return mirror.Record{}, false
 	}
-	return recordOf(p), true
+	return p.Record, true
 }
 
 // Read checks that the target still holds what the last apply put there, with HEAD requests
@@ -292,11 +292,9 @@ func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest
 		}
 		resp.Diagnostics.Append(saveRecord(ctx, resp.Private, rec)...)
 	}
-	drift, err := r.engine.Check(ctx, mirror.Expected{
-		Target: state.Target.ValueString(), Tag: rec.Tag, Digest: rec.Digest, Manifests: rec.children(), Referrers: rec.Referrers,
-	})
+	drift, err := r.engine.Check(ctx, state.Target.ValueString(), rec)
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Cannot check the target "+state.Target.ValueString(), err)
+		addEngineError(&resp.Diagnostics, "Cannot check the target "+state.Target.ValueString(), err, resourceReferences)
 		return
 	}
 	if drift.Gone {
@@ -306,14 +304,16 @@ func (r *imageMirrorResource) Read(ctx context.Context, req resource.ReadRequest
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	resp.Diagnostics.Append(state.setComputed(rec)...)
-	reportDrift(&state, rec, drift, &resp.Diagnostics)
-	reportReferrerDrift(&state, rec, drift, &resp.Diagnostics)
+	// What the target holds now goes into the state; the plan computes what it should hold.
+	resp.Diagnostics.Append(state.setComputed(rec.WithDrift(drift))...)
+	state.ID = types.StringValue(rec.ID()) // the mirror's identity stays what was applied
+	reportDrift(rec, drift, &resp.Diagnostics)
+	reportReferrerDrift(rec, drift, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
 // goneDetail says what of a mirror is gone from the target.
-func goneDetail(rec mirrorRecord, drift *mirror.Drift) string {
+func goneDetail(rec mirror.Record, drift *mirror.Drift) string {
 	var what string
 	switch {
 	case rec.Tag == "":
@@ -334,34 +334,11 @@ func joinAnd(words []string) string {
 	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
-// describeManifest says what kind of manifest a copied digest is: an image of a platform, an
-// index, or a manifest without a platform (a BuildKit attestation, for instance).
-func describeManifest(rec mirrorRecord, digest string) string {
-	for _, m := range rec.Copied {
-		if m.Digest != digest {
-			continue
-		}
-		switch {
-		case m.Platform != "":
-			return "image manifest for " + m.Platform
-		case m.MediaType == string(ggcrtypes.OCIImageIndex) || m.MediaType == string(ggcrtypes.DockerManifestList):
-			return "nested index"
-		}
-		return "manifest without a platform (an attestation or artifact)"
-	}
-	return "manifest"
-}
-
-// reportDrift writes what the target holds now into the state, so that the plan, which computes
-// what it should hold, proposes the repair; and says in a warning what drifted and which
-// attributes of the plan show it.
-func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift, diags *diag.Diagnostics) {
+// reportDrift says in a warning what drifted at the target and which attributes of the plan show
+// it (Read wrote what the target holds now into the state, so the plan proposes the repair).
+func reportDrift(rec mirror.Record, drift *mirror.Drift, diags *diag.Diagnostics) {
 	var what, attrs []string
 	if drift.Current != rec.Digest {
-		state.Digest = types.StringValue(drift.Current)
-		moved := rec
-		moved.Digest = drift.Current
-		state.Ref = types.StringValue(moved.ref())
 		still := "which is still there"
 		if drift.IndexMissing {
 			still = "which is gone as well"
@@ -370,26 +347,12 @@ func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift,
 		attrs = append(attrs, "digest", "ref")
 	}
 	if len(drift.MissingManifests) > 0 {
-		missing := map[string]bool{}
 		for _, m := range drift.MissingManifests {
-			missing[m] = true
+			what = append(what, fmt.Sprintf("the %s %s is missing", rec.DescribeManifest(m), m))
 		}
-		var kept []mirror.Manifest
-		for _, m := range rec.Manifests {
-			if !missing[m.Digest] {
-				kept = append(kept, m)
-			}
-		}
-		for _, m := range drift.MissingManifests {
-			what = append(what, fmt.Sprintf("the %s %s is missing", describeManifest(rec, m), m))
-		}
-		if len(kept) != len(rec.Manifests) {
-			var d diag.Diagnostics
-			state.Manifests, d = manifestsValue(kept)
-			diags.Append(d...)
+		if len(rec.WithDrift(drift).Manifests) != len(rec.Manifests) {
 			attrs = append(attrs, "manifests")
 		}
-		state.Size = types.Int64Value(rec.Size - rec.missingSize(drift.MissingManifests))
 		attrs = append(attrs, "size")
 	}
 	if len(what) > 0 {
@@ -399,28 +362,17 @@ func reportDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift,
 	}
 }
 
-// reportReferrerDrift drops the copied referrers that the target no longer has from the state,
-// so that the plan, which lists them all, proposes the update that copies them again; and names
-// them in a warning.
-func reportReferrerDrift(state *imageMirrorModel, rec mirrorRecord, drift *mirror.Drift, diags *diag.Diagnostics) {
+// reportReferrerDrift names in a warning the copied referrers that the target no longer has (Read
+// dropped them from the state, so the plan, which lists them all, proposes the update that copies
+// them again).
+func reportReferrerDrift(rec mirror.Record, drift *mirror.Drift, diags *diag.Diagnostics) {
 	if len(drift.MissingReferrers) == 0 {
 		return
 	}
-	missing := map[mirror.Referrer]bool{}
 	var names []string
 	for _, r := range drift.MissingReferrers {
-		missing[r] = true
 		names = append(names, mirror.DescribeReferrer(r))
 	}
-	var kept []mirror.Referrer
-	for _, r := range rec.Referrers {
-		if !missing[r] {
-			kept = append(kept, r)
-		}
-	}
-	var d diag.Diagnostics
-	state.CopiedReferrers, d = referrersValue(kept)
-	diags.Append(d...)
 	diags.AddAttributeWarning(path.Root("copied_referrers"), "Signatures or attestations missing at the target",
 		fmt.Sprintf("At %s: %s %s gone (a cosign tag that was deleted or points elsewhere, or a referrer's manifest that was "+
 			"deleted), so verifiers that look for it at the target fail.\n\nThe plan shows this as a change of copied_referrers "+
@@ -445,15 +397,15 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 			_, rec.Tag, _ = r.engine.Locate(spec, rec.Digest)
 		}
 	}
-	err := r.engine.Delete(ctx, state.Target.ValueString(), rec.Tag, rec.Digest)
+	err := r.engine.Delete(ctx, state.Target.ValueString(), rec)
 	switch {
-	case errors.Is(err, mirror.ErrDeleteUnsupported):
+	case errors.Is(err, store.ErrUnsupported):
 		resp.Diagnostics.AddWarning("Target content left in place",
 			fmt.Sprintf("%v\n\nThe mirror is removed from Terraform state but %s stays in the registry. Enable deletes "+
 				"in the registry (distribution: storage.delete.enabled: true) or set keep_remotely = true to silence this.",
 				err, state.Ref.ValueString()))
 	case err != nil:
-		addEngineError(&resp.Diagnostics, "Cannot delete "+state.Ref.ValueString(), err)
+		addEngineError(&resp.Diagnostics, "Cannot delete "+state.Ref.ValueString(), err, resourceReferences)
 	}
 }
 
@@ -463,7 +415,7 @@ func (r *imageMirrorResource) Delete(ctx context.Context, req resource.DeleteReq
 func (r *imageMirrorResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	target, source, err := parseImportID(req.ID)
 	if err == nil && r.engine != nil {
-		err = r.engine.CheckImport(target, source)
+		err = r.checkImport(target, source)
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import ID",
@@ -501,18 +453,38 @@ func parseImportID(id string) (target, source string, err error) {
 	return target, source, nil
 }
 
+// checkImport validates the parts of an import ID without a request: target as repo:tag,
+// repo@digest or repo:tag@digest (a bare repository only together with a source, which then
+// gives the tag, as in a configuration), and the source, if given, as the source argument takes
+// it.
+func (r *imageMirrorResource) checkImport(target, source string) error {
+	tgt, err := r.engine.Parse(target, store.RoleTarget)
+	if err != nil {
+		return err
+	}
+	if source == "" {
+		if tgt.Name == "" && tgt.Digest == "" {
+			return errors.New("without a source, the target must name what to import: add :<tag> or @sha256:<digest>, " +
+				"or give the source as <target>,<source>")
+		}
+		return nil
+	}
+	_, err = r.engine.Parse(source, store.RoleSource)
+	return err
+}
+
 // readImported learns what the mirror should hold when nothing is recorded: right after an
 // import, or for a state written without a record. It plans the mirror with the state's
 // arguments (defaults after an import), from the source (at the recorded source_digest when the
 // state has one), or, imported without a source, from the target itself. This reads manifests
 // with GET requests, the only refresh that does. It reports false when what it should inspect
 // does not exist at the target.
-func (r *imageMirrorResource) readImported(ctx context.Context, state *imageMirrorModel, diags *diag.Diagnostics) (mirrorRecord, bool) {
+func (r *imageMirrorResource) readImported(ctx context.Context, state *imageMirrorModel, diags *diag.Diagnostics) (mirror.Record, bool) {
 	target := state.Target.ValueString()
 	spec, _, d := state.spec(ctx)
 	diags.Append(d...)
 	if diags.HasError() {
-		return mirrorRecord{}, false
+		return mirror.Record{}, false
 	}
 	spec.Target, spec.MaxBytes = target, 0
 	targetOnly := state.Source.IsNull() || state.Source.ValueString() == ""
@@ -522,14 +494,14 @@ func (r *imageMirrorResource) readImported(ctx context.Context, state *imageMirr
 		spec.SourceDigest = sd
 	}
 	p, err := r.engine.Plan(ctx, spec)
-	if targetOnly && mirror.IsNotFound(err) {
-		return mirrorRecord{}, false
+	if targetOnly && errors.Is(err, store.ErrNotFound) {
+		return mirror.Record{}, false
 	}
 	if err != nil {
-		addEngineError(diags, "Cannot import "+target, err)
-		return mirrorRecord{}, false
+		addEngineError(diags, "Cannot import "+target, err, resourceReferences)
+		return mirror.Record{}, false
 	}
-	return recordOf(p), true
+	return p.Record, true
 }
 
 func (r *imageMirrorResource) configured(diags *diag.Diagnostics) bool {

@@ -1,7 +1,8 @@
 // Package memory is a store.Target held in memory: registries of repositories, with
 // manifests, blobs, tags and referrers, and blob mounts between repositories of one registry.
 // Engine unit tests use it to run the engine's one code path without a registry process, count
-// what the engine asks for, and inject failures.
+// what the engine asks for, and inject failures. A Registry is also a store.Scheme, so the
+// engine opens its repositories from references "memory://<registry>/<repository>[:<tag>][@<digest>]".
 package memory
 
 import (
@@ -61,12 +62,11 @@ const (
 	OpBlob         Op = "Blob"
 	OpReferrers    Op = "Referrers"
 	OpTags         Op = "Tags"
-	OpBlobExists   Op = "BlobExists"
 	OpPushBlob     Op = "PushBlob"
 	OpPushManifest Op = "PushManifest"
 	OpTag          Op = "Tag"
-	OpUntag        Op = "Untag"
 	OpDelete       Op = "Delete"
+	OpLease        Op = "Lease"
 )
 
 // Store is one repository of a Registry. It implements store.Target and store.Mountable, and is
@@ -95,8 +95,8 @@ var (
 	_ store.Mountable = (*Store)(nil)
 )
 
-// String is <registry>/<repository>.
-func (s *Store) String() string { return s.reg.name + "/" + s.repo }
+// String is the repository as references name it: memory://<registry>/<repository>.
+func (s *Store) String() string { return Prefix + s.reg.name + "/" + s.repo }
 
 // Registry is the name of the registry the repository belongs to.
 func (s *Store) Registry() string { return s.reg.name }
@@ -112,8 +112,8 @@ func (s *Store) FailWith(f func(op Op, arg string) error) {
 	s.fail = f
 }
 
-// DisallowDeletes makes Delete and Untag fail with store.ErrUnsupported, as a registry with
-// deletes disabled does.
+// DisallowDeletes makes Delete fail with store.ErrUnsupported, as a registry with deletes
+// disabled does.
 func (s *Store) DisallowDeletes() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,21 +227,15 @@ func (s *Store) Referrers(_ context.Context, subject v1.Hash) ([]v1.Descriptor, 
 	}
 	out := []v1.Descriptor{}
 	for h, m := range s.manifests {
-		var doc struct {
-			ArtifactType string            `json:"artifactType"`
-			Config       v1.Descriptor     `json:"config"`
-			Subject      *v1.Descriptor    `json:"subject"`
-			Annotations  map[string]string `json:"annotations"`
-		}
-		if json.Unmarshal(m.raw, &doc) != nil || doc.Subject == nil || doc.Subject.Digest != subject {
+		if of, ok := store.Subject(m.raw); !ok || of != subject {
 			continue
 		}
-		artifactType := doc.ArtifactType
-		if artifactType == "" {
-			artifactType = string(doc.Config.MediaType)
+		var doc struct {
+			Annotations map[string]string `json:"annotations"`
 		}
+		_ = json.Unmarshal(m.raw, &doc) // it parsed for store.Subject
 		out = append(out, v1.Descriptor{MediaType: m.mediaType, Digest: h, Size: int64(len(m.raw)),
-			ArtifactType: artifactType, Annotations: doc.Annotations})
+			ArtifactType: store.ArtifactType(m.raw), Annotations: doc.Annotations})
 	}
 	slices.SortFunc(out, func(a, b v1.Descriptor) int { return strings.Compare(a.Digest.String(), b.Digest.String()) })
 	return out, nil
@@ -262,17 +256,7 @@ func (s *Store) Tags(context.Context) ([]string, error) {
 	return tags, nil
 }
 
-// BlobExists reports whether the blob is linked into this repository.
-func (s *Store) BlobExists(_ context.Context, d v1.Descriptor) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.enter(OpBlobExists, d.Digest.String()); err != nil {
-		return false, err
-	}
-	return s.blobs[d.Digest], nil
-}
-
-// PushBlob links a blob the repository lacks: mounted when src is a repository of the same
+// PushBlob links a blob the repository lacks: mounted when src is another repository of the same
 // Registry that holds it, else read from src and verified against d.
 func (s *Store) PushBlob(ctx context.Context, d v1.Descriptor, src store.Reader) (store.BlobPush, error) {
 	s.mu.Lock()
@@ -285,7 +269,8 @@ func (s *Store) PushBlob(ctx context.Context, d v1.Descriptor, src store.Reader)
 	case have:
 		return store.BlobPush{How: store.BlobSkipped}, nil
 	}
-	if from, ok := src.(*Store); ok && from.reg == s.reg && from != s {
+	if m, ok := src.(store.Mountable); ok && m.Registry() == s.reg.name && m.Repository() != s.repo {
+		from := s.reg.Repository(m.Repository())
 		from.mu.Lock()
 		mountable := from.blobs[d.Digest]
 		from.mu.Unlock()
@@ -353,22 +338,23 @@ func (s *Store) PushManifest(_ context.Context, d v1.Descriptor, raw []byte) err
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("%s: manifest %s does not parse: %w", s, d.Digest, err)
 	}
-	var missing []string
+	var missing []v1.Hash
 	if doc.Config != nil && !s.blobs[doc.Config.Digest] {
-		missing = append(missing, doc.Config.Digest.String())
+		missing = append(missing, doc.Config.Digest)
 	}
 	for _, l := range doc.Layers {
 		if !s.blobs[l.Digest] {
-			missing = append(missing, l.Digest.String())
+			missing = append(missing, l.Digest)
 		}
 	}
 	for _, m := range doc.Manifests {
 		if _, ok := s.manifests[m.Digest]; !ok {
-			missing = append(missing, m.Digest.String())
+			missing = append(missing, m.Digest)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%s: manifest %s lists what the repository does not hold: %v: %w", s, d.Digest, missing, store.ErrNotFound)
+		return &store.RejectedError{Incomplete: true, Missing: missing,
+			Err: fmt.Errorf("%s: manifest %s lists what the repository does not hold: %v: %w", s, d.Digest, missing, store.ErrNotFound)}
 	}
 	mt := d.MediaType
 	if mt == "" {
@@ -398,42 +384,41 @@ func (s *Store) Tag(_ context.Context, tag string, d v1.Descriptor, _ []byte) er
 	return nil
 }
 
-// Untag removes a tag.
-func (s *Store) Untag(_ context.Context, tag string) error {
+// Delete removes the tag (tag "": the root record of h) and, unless another tag points at h,
+// the manifest with every tag of it, as a registry deletes a manifest by digest.
+func (s *Store) Delete(_ context.Context, tag string, h v1.Hash) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter(OpUntag, tag); err != nil {
-		return err
-	}
-	if s.noDelete {
-		return fmt.Errorf("%s: untagging %s: %w", s, tag, store.ErrUnsupported)
-	}
-	delete(s.tags, tag)
-	return nil
-}
-
-// Delete removes a manifest and the tags that point at it.
-func (s *Store) Delete(_ context.Context, h v1.Hash) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.enter(OpDelete, h.String()); err != nil {
+	if err := s.enter(OpDelete, tag+"@"+h.String()); err != nil {
 		return err
 	}
 	if s.noDelete {
 		return fmt.Errorf("%s: deleting %s: %w", s, h, store.ErrUnsupported)
 	}
-	delete(s.manifests, h)
-	delete(s.roots, h)
-	for t, d := range s.tags {
+	if tag == "" {
+		delete(s.roots, h)
+	} else if d, ok := s.tags[tag]; ok && d.Digest == h {
+		delete(s.tags, tag)
+	}
+	for _, d := range s.tags {
 		if d.Digest == h {
-			delete(s.tags, t)
+			return nil // another tag keeps it
 		}
 	}
+	delete(s.manifests, h)
+	delete(s.roots, h)
 	return nil
 }
 
-// Lease does nothing: the store collects no garbage.
-func (s *Store) Lease(context.Context) (func(), error) { return func() {}, nil }
+// Lease does nothing but count the call: the store collects no garbage.
+func (s *Store) Lease(context.Context) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter(OpLease, ""); err != nil {
+		return nil, err
+	}
+	return func() {}, nil
+}
 
 // HasManifest reports whether the repository holds the manifest (for test assertions; it is not
 // counted as a call).
@@ -451,6 +436,14 @@ func (s *Store) RawManifest(h v1.Hash) ([]byte, bool) {
 	defer s.mu.Unlock()
 	m, ok := s.manifests[h]
 	return bytes.Clone(m.raw), ok
+}
+
+// DeleteManifest removes a manifest, leaving the tags that point at it dangling (drift
+// simulation; not counted as a call).
+func (s *Store) DeleteManifest(h v1.Hash) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.manifests, h)
 }
 
 // DeleteBlob unlinks a blob from the repository (drift simulation; not counted as a call).

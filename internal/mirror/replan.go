@@ -1,0 +1,62 @@
+package mirror
+
+import (
+	"context"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+)
+
+// Replan computes what the target will hold for spec, for a plan of a mirror that may exist: prior
+// is the record of its last apply (nil for a new mirror). When the selection is prior's, it asks
+// the source one question (what its tag resolves to; none for a digest); when that is prior's
+// digest and, with referrers, the source lists the referrers it listed then (one lookup per
+// subject), it reuses prior, placed where spec's target says. Otherwise it reads the source, at
+// the digest it resolved. inspected reports whether it read the source. A record larger than
+// spec.MaxBytes is a *TooLargeError either way.
+func (e *Engine) Replan(ctx context.Context, spec Spec, prior *Record) (rec Record, inspected bool, err error) {
+	if prior != nil && prior.Selection.Equal(selectionOf(spec)) {
+		src, err := e.open(spec.Source, store.RoleSource)
+		if err != nil {
+			return Record{}, false, err
+		}
+		digest, err := resolve(ctx, src)
+		if err != nil {
+			return Record{}, false, err
+		}
+		unchanged := digest == prior.SourceDigest
+		if unchanged && spec.Referrers {
+			if unchanged, err = e.referrersUnchanged(ctx, src.Store, prior); err != nil {
+				return Record{}, false, err
+			}
+		}
+		if unchanged {
+			rec = *prior
+			if _, err := e.locate(spec, rec.Digest, &rec); err != nil {
+				return Record{}, false, err
+			}
+			if spec.MaxBytes > 0 && rec.Size > spec.MaxBytes {
+				return Record{}, false, &TooLargeError{Source: src.String(), Size: rec.Size, MaxBytes: spec.MaxBytes}
+			}
+			return rec, false, nil
+		}
+		spec.SourceDigest = digest
+	}
+	p, err := e.Plan(ctx, spec)
+	if err != nil {
+		return Record{}, false, err
+	}
+	return p.Record, true, nil
+}
+
+// referrersUnchanged looks for the referrers of the recorded subjects at the source and reports
+// whether it finds what the last apply found.
+func (e *Engine) referrersUnchanged(ctx context.Context, src store.Reader, prior *Record) (bool, error) {
+	if prior.ReferrerLookup == nil {
+		return false, nil
+	}
+	lookup, err := e.lookupReferrers(ctx, src, prior.ReferrerLookup.Subjects)
+	if err != nil {
+		return false, err
+	}
+	return lookup.Equal(*prior.ReferrerLookup), nil
+}
