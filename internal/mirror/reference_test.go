@@ -52,43 +52,25 @@ func TestParseRegistryReference(t *testing.T) {
 	}
 }
 
-func TestParseLayoutReference(t *testing.T) {
+// TestParseOtherSchemes: a reference with a scheme goes to the scheme of its prefix, and its
+// errors are ReferenceErrors of the role; an unknown scheme names the known ones.
+func TestParseOtherSchemes(t *testing.T) {
 	e := New()
-	for _, tc := range []struct {
-		in                      string
-		role                    store.Role
-		repo, name, tag, digest string
-	}{
-		{"oci-layout://./pkg/images:1.27", store.RoleSource, "oci-layout://./pkg/images", "1.27", "1.27", ""},
-		{"oci-layout:///tmp/l:docker.io/library/nginx:1.27", store.RoleSource, "oci-layout:///tmp/l", "docker.io/library/nginx:1.27", "1.27", ""},
-		{"oci-layout://l@" + digestA, store.RoleSource, "oci-layout://l", "", "", digestA},
-		{"oci-layout://l:ghcr.io/a/b@" + digestA, store.RoleSource, "oci-layout://l", "ghcr.io/a/b@" + digestA, "", ""},
-		{"oci-layout://out", store.RoleTarget, "oci-layout://out", "", "", ""},
-	} {
-		loc, err := e.Parse(tc.in, tc.role)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.in, err)
-		}
-		if loc.Repository != tc.repo || loc.Name != tc.name || loc.TargetTag != tc.tag || loc.Digest != tc.digest || !loc.Traits.RefOmitsName {
-			t.Fatalf("%s: %+v", tc.in, loc)
-		}
+	loc, err := e.Parse("oci-layout://./pkg/images:1.27", store.RoleSource)
+	if err != nil || loc.Repository != "oci-layout://./pkg/images" || loc.Name != "1.27" || !loc.Traits.RefOmitsName {
+		t.Fatalf("a layout reference: %+v, %v", loc, err)
 	}
 	for _, tc := range []struct {
 		role     store.Role
 		in, want string
 	}{
-		{store.RoleSource, "oci-layout://", "path is empty"},
-		{store.RoleSource, "oci-layout://:x", "path is empty"},
 		{store.RoleSource, "oci-layout://dir", "name the image in the layout"},
-		{store.RoleSource, "oci-layout://dir:", "names no ref"},
-		{store.RoleTarget, "oci-layout://dir@sha256:xyz", "is not sha256"},
-		{store.RoleTarget, "oci-layout://dir@", "is not sha256"},
 		{store.RoleTarget, "oci-layout://out:my ref", "white space"},
 		{store.RoleTarget, "oci://dir:x", "oci-layout://<path>:<ref>"},
 	} {
 		_, err := e.Parse(tc.in, tc.role)
 		var rerr *ReferenceError
-		if !errors.As(err, &rerr) || rerr.Role != tc.role || !strings.Contains(err.Error(), tc.want) {
+		if !errors.As(err, &rerr) || rerr.Role != tc.role || rerr.Value != tc.in || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want a ReferenceError with %q", tc.in, err, tc.want)
 		}
 	}

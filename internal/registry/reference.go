@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
-
-// tagPattern is a valid tag (OCI distribution specification).
-var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 var _ store.Scheme = (*Client)(nil)
 
@@ -42,7 +38,7 @@ func (c *Client) Open(ref string, role store.Role) (store.Location, error) {
 	if tag == "" && len(path) < len(base) {
 		return store.Location{}, fmt.Errorf("it ends with %q but has no tag after it; remove the colon or write the tag", ":")
 	}
-	if tag != "" && !tagPattern.MatchString(tag) {
+	if tag != "" && !store.IsTag(tag) {
 		return store.Location{}, fmt.Errorf("tag %q is not valid: a tag has up to 128 letters, digits, '_', '.' and '-', and starts with a letter, digit or '_'", tag)
 	}
 	if tag == "" && !hasDigest && role == store.RoleSource {

@@ -1,5 +1,14 @@
 package store
 
+import "regexp"
+
+// tagPattern is a valid tag (OCI distribution specification).
+var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
+// IsTag reports whether s is a valid tag: up to 128 letters, digits, '_', '.' and '-', starting
+// with a letter, digit or '_'.
+func IsTag(s string) bool { return tagPattern.MatchString(s) }
+
 // Annotations that stores keeping annotations with their names (an OCI image layout's index.json
 // entries) hold, as the OCI image specification defines them and Zarf writes them.
 const (

@@ -3,7 +3,6 @@ package layout
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,9 +13,6 @@ import (
 
 // Prefix starts a reference to an OCI image layout directory.
 const Prefix = "oci-layout://"
-
-// tagPattern is a valid tag (OCI distribution specification).
-var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 // Scheme opens the layouts that references oci-layout://<path>[:<ref>][@<digest>] name (the form
 // docker buildx uses). The path contains neither ':' nor '@'; what follows the first ':' is the
@@ -84,7 +80,7 @@ func parse(s string) (path, ref, digest string, err error) {
 // tagOf is the tag a layout ref gives a registry target: the ref when it is a valid tag, the tag
 // of the ref when it is an image reference, else none.
 func tagOf(ref string) string {
-	if ref == "" || tagPattern.MatchString(ref) {
+	if ref == "" || store.IsTag(ref) {
 		return ref
 	}
 	if t, err := name.NewTag(ref); err == nil && strings.Contains(ref, ":") {
