@@ -195,7 +195,7 @@ func (r *Repository) Tags(ctx context.Context) ([]string, error) {
 // a *store.RejectedError.
 func (r *Repository) PushManifest(ctx context.Context, d v1.Descriptor, raw []byte) error {
 	at := r.repo.Digest(d.Digest.String())
-	err := r.c.pusher.Put(ctx, at, rawManifest{raw, d.MediaType})
+	err := r.c.pusher.Put(ctx, at, store.RawManifest{Bytes: raw, Type: d.MediaType})
 	if err == nil {
 		return nil
 	}
@@ -242,7 +242,7 @@ func (r *Repository) Tag(ctx context.Context, tag string, d v1.Descriptor, raw [
 		return nil
 	}
 	at := r.repo.Tag(tag)
-	if err := r.c.pusher.Put(ctx, at, rawManifest{raw, d.MediaType}); err != nil {
+	if err := r.c.pusher.Put(ctx, at, store.RawManifest{Bytes: raw, Type: d.MediaType}); err != nil {
 		return r.fail("tagging", at, err)
 	}
 	return nil
@@ -312,12 +312,3 @@ func (r *Repository) taggedElsewhere(ctx context.Context, tag string, h v1.Hash)
 
 // Lease does nothing: a registry's garbage collection is not run by clients.
 func (r *Repository) Lease(context.Context) (func(), error) { return func() {}, nil }
-
-// rawManifest pushes bytes unchanged with their media type.
-type rawManifest struct {
-	raw       []byte
-	mediaType types.MediaType
-}
-
-func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
-func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, nil }

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // TestImplementationCapabilities checks the declared capabilities of every implementation
@@ -50,7 +52,7 @@ func TestImplementationCapabilities(t *testing.T) {
 				}
 				entries = append(entries, absent(images[0], "s390x"))
 				err := remote.Put(mustReference(t, reg.Ref("probe/app:sparse")),
-					rawManifest{raw: MarshalIndex(t, types.OCIImageIndex, entries), mediaType: types.OCIImageIndex}, remote.WithContext(t.Context()))
+					store.RawManifest{Bytes: MarshalIndex(t, types.OCIImageIndex, entries), Type: types.OCIImageIndex}, remote.WithContext(t.Context()))
 				want := impl.Caps.AcceptsIndexHolding(held...)
 				observed = append(observed, fmt.Sprintf("sparse index holding only %s: %s", strings.Join(held, ", "), answer(err)))
 				if accepted := err == nil; accepted != want {

@@ -152,20 +152,8 @@ func (r registryDest) manifest(ctx context.Context, tag string, d v1.Descriptor,
 	if tag != "" {
 		at = r.repo.Tag(tag)
 	}
-	return remote.Put(at, rawManifest{raw: raw, mediaType: d.MediaType}, r.options(ctx)...)
+	return remote.Put(at, store.RawManifest{Bytes: raw, Type: d.MediaType}, r.options(ctx)...)
 }
-
-// rawManifest is a remote.Taggable of given bytes and media type.
-type rawManifest struct {
-	raw       []byte
-	mediaType types.MediaType
-}
-
-// RawManifest implements remote.Taggable.
-func (m rawManifest) RawManifest() ([]byte, error) { return m.raw, nil }
-
-// MediaType sets the Content-Type of remote.Put.
-func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, nil }
 
 // storeDest writes through the store seam.
 type storeDest struct{ t store.Target }

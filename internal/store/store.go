@@ -27,6 +27,7 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // MaxManifestBytes bounds one manifest or index, as the distribution registry bounds those it
@@ -155,6 +156,19 @@ type Mountable interface {
 	Registry() string
 	Repository() string
 }
+
+// RawManifest is a manifest's bytes with their media type, in the form go-containerregistry's
+// remote.Put takes them (a remote.Taggable): pushed unchanged.
+type RawManifest struct {
+	Bytes []byte
+	Type  types.MediaType
+}
+
+// RawManifest returns the bytes.
+func (m RawManifest) RawManifest() ([]byte, error) { return m.Bytes, nil }
+
+// MediaType is the Content-Type to push with.
+func (m RawManifest) MediaType() (types.MediaType, error) { return m.Type, nil }
 
 // Digest is the sha256 digest of b.
 func Digest(b []byte) v1.Hash {
