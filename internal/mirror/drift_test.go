@@ -188,7 +188,7 @@ func TestDelete(t *testing.T) {
 			})
 			err := e.Delete(t.Context(), dst.host+"/mirror/app:v1", Record{Tag: "v1", Digest: digestA})
 			if !errors.Is(err, store.ErrUnsupported) {
-				t.Fatalf("HTTP %d %s: err = %v, want ErrDeleteUnsupported", tc.status, tc.body, err)
+				t.Fatalf("HTTP %d %s: err = %v, want store.ErrUnsupported", tc.status, tc.body, err)
 			}
 		}
 	})

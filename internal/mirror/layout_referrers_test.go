@@ -81,7 +81,7 @@ func TestLayoutReferrers(t *testing.T) {
 			checkReferrers(t, p2.Referrers, wantReferrers)
 			lookup, err := e.lookupReferrers(t.Context(), p2.src.Store, p2.ReferrerLookup.Subjects)
 			if err != nil || !lookup.Equal(*p2.ReferrerLookup) {
-				t.Fatalf("FindReferrers in a lay: %+v, %v; plan %+v", lookup, err, p2.ReferrerLookup)
+				t.Fatalf("lookupReferrers in a layout: %+v, %v; plan %+v", lookup, err, p2.ReferrerLookup)
 			}
 			if _, err := e.Apply(t.Context(), p2); err != nil {
 				t.Fatal(err)
@@ -120,7 +120,7 @@ func TestLayoutReferrers(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := checkLayoutStructure(t, dir2); len(got) != 5 {
-				t.Fatalf("second lay: %d entries", len(got))
+				t.Fatalf("second layout: %d entries", len(got))
 			}
 
 			// drift in the layout: a cosign entry gone, an OCI referrer's manifest file gone

@@ -45,7 +45,7 @@ type Record struct {
 	Children []Manifest `json:"children"`
 	// Referrers lists, with Selection.Referrers, what refers to the copied manifests and was
 	// copied with them (Size does not count them); ReferrerLookup is what planning compares to
-	// notice new ones at the source (see FindReferrers).
+	// notice new ones at the source (see Replan).
 	Referrers      []Referrer      `json:"referrers,omitempty"`
 	ReferrerLookup *ReferrerLookup `json:"referrer_lookup,omitempty"`
 }

@@ -59,7 +59,7 @@ func referrerKeys(rs []Referrer) []string {
 // ReferrerLookup is what planning needs to notice, cheaply, that referrers appeared at (or went
 // from) the source since the last apply: the subjects whose referrers were looked for, and what
 // was found (including listed referrers that were not copied because their manifest is gone or
-// refers to something else). Compare it with the result of FindReferrers.
+// refers to something else). Replan compares it with a new lookup (lookupReferrers).
 type ReferrerLookup struct {
 	Subjects []string `json:"subjects"`
 	Found    []string `json:"found"`

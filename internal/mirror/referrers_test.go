@@ -133,10 +133,10 @@ func TestPlanSingleManifestReferrers(t *testing.T) {
 	checkReferrers(t, p.Referrers, want)
 }
 
-// TestFindReferrersRequests checks what noticing new referrers costs: one request per subject
+// TestLookupReferrersRequests checks what noticing new referrers costs: one request per subject
 // for its OCI referrers (plus, without the referrers API, one per lookup made before the registry
 // showed that it lacks it) and one HEAD per cosign tag.
-func TestFindReferrersRequests(t *testing.T) {
+func TestLookupReferrersRequests(t *testing.T) {
 	for _, api := range []bool{false, true} {
 		t.Run(fmt.Sprintf("referrers API %t", api), func(t *testing.T) {
 			src := newRegistryWithReferrers(t, api)
