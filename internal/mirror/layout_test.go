@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -276,5 +277,34 @@ func TestLayoutConcurrentMirrors(t *testing.T) {
 	}
 	if len(entries) != n-n/4 {
 		t.Fatalf("%d entries", len(entries))
+	}
+}
+
+// TestLayoutRestoresAMissingLayer: a layer file gone from a layout target makes its image
+// manifest count as missing (as a registry holds a manifest only with its blobs), so the check
+// notices it and the next apply writes the layer again.
+func TestLayoutRestoresAMissingLayer(t *testing.T) {
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	dir := t.TempDir()
+	target := layout.Prefix + dir
+	p, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Target: target, Platforms: []string{"linux/arm/v7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	layer := f.images[2].Blobs[1]
+	if err := os.Remove(layoutBlob(dir, layer.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	d, err := env.e.Check(t.Context(), target, p.Record)
+	if err != nil || !slices.Equal(d.MissingManifests, []string{f.images[2].Digest}) {
+		t.Fatalf("drift %+v, %v; want the image of the missing layer", d, err)
+	}
+	st, err := env.e.Apply(t.Context(), p)
+	if err != nil || st.BlobsUploaded != 1 || !hasLayoutBlob(dir, layer.Digest.String()) {
+		t.Fatalf("repair: %+v, %v", st, err)
 	}
 }

@@ -63,9 +63,34 @@ func (s *Store) lookup(ref string) (v1.Descriptor, []byte, error) {
 	if err != nil {
 		return v1.Descriptor{}, nil, err
 	}
+	if err := s.checkBlobs(d.Digest, raw); err != nil {
+		return v1.Descriptor{}, nil, err
+	}
 	d.MediaType = mediaTypeOf(raw, d.MediaType)
 	d.Size = int64(len(raw))
 	return d, raw, nil
+}
+
+// checkBlobs fails with store.ErrNotFound when the image manifest raw lists a config or layer
+// that the layout lacks: as a registry holds a manifest only with its blobs, the layout holds it
+// only complete, so that a copy into it restores what went missing.
+func (s *Store) checkBlobs(h v1.Hash, raw []byte) error {
+	var m struct {
+		Config *v1.Descriptor  `json:"config"`
+		Layers []v1.Descriptor `json:"layers"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return nil // not an image manifest: nothing to check
+	}
+	if m.Config != nil {
+		m.Layers = append(m.Layers, *m.Config)
+	}
+	for _, b := range m.Layers {
+		if !s.hasBlob(b.Digest, b.Size) {
+			return s.notFound("lacks blob %s of manifest %s", b.Digest, h)
+		}
+	}
+	return nil
 }
 
 // findName returns the entry whose ref name is ref, else the first whose original image
