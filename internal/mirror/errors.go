@@ -20,8 +20,11 @@ func (e *ReferenceError) Error() string {
 
 // roleName is how messages call a reference of the role.
 func roleName(r store.Role) string {
-	if r == store.RoleTarget {
+	switch r {
+	case store.RoleTarget:
 		return "target"
+	case store.RoleRepository:
+		return "repository"
 	}
 	return "source"
 }

@@ -10,14 +10,17 @@ import (
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/tagset"
 )
 
-// referenceAttributes names the attributes that hold a schema's source and target references.
+// referenceAttributes names the attributes that hold a schema's source, target or repository
+// references.
 type referenceAttributes map[store.Role]string
 
 var (
 	resourceReferences   = referenceAttributes{store.RoleSource: "source", store.RoleTarget: "target"}
 	dataSourceReferences = referenceAttributes{store.RoleSource: "ref"}
+	tagsSourceReferences = referenceAttributes{store.RoleRepository: "repository"}
 )
 
 // addEngineError turns an engine error into a diagnostic, attached to the attribute it is about
@@ -30,6 +33,8 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error, refs ref
 		digestErr   *mirror.TargetDigestMismatchError
 		sparseErr   *mirror.SparseIndexRejectedError
 		goneErr     *mirror.ReferrersGoneError
+		criteriaErr *tagset.CriteriaError
+		semverErr   *tagset.NotSemverError
 	)
 	switch {
 	case errors.As(err, &refErr) && refs[refErr.Role] != "":
@@ -53,6 +58,14 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error, refs ref
 			"  3. set index_mode = \"filter\" to push a new index that lists only the selected platforms (its digest differs from the source's)"))
 	case errors.As(err, &goneErr):
 		diags.AddError(summary, reword(err, goneErr, goneErr.Error()+"; run terraform plan again"))
+	case errors.As(err, &criteriaErr):
+		at := path.Root(criteriaErr.Field)
+		if criteriaErr.Field == tagset.FieldInclude || criteriaErr.Field == tagset.FieldExclude {
+			at = at.AtListIndex(criteriaErr.Index)
+		}
+		diags.AddAttributeError(at, summary, err.Error())
+	case errors.As(err, &semverErr):
+		diags.AddAttributeError(path.Root(tagset.FieldNewest), summary, err.Error())
 	default:
 		diags.AddError(summary, err.Error())
 	}

@@ -378,18 +378,12 @@ func TestAccImageMirror_detailedExitCode(t *testing.T) {
 	t.Parallel()
 	f := newDriftFixture(t)
 	work := t.TempDir()
-	writeFile(t, filepath.Join(work, "main.tf"), "terraform {\n  required_providers {\n    zarf = { source = \"zarf-dev/zarf\" }\n  }\n}\n\n"+
+	writeFile(t, filepath.Join(work, "main.tf"), requiredProviders+
 		strings.Replace(f.config, "insecure_registries", "max_retries = 0\n  insecure_registries", 1))
 
 	terraform := func(want int, args ...string) string {
 		t.Helper()
-		stdout, stderr, code := tf.run(t, work, append(args, "-no-color", "-input=false")...)
-		out := append(stdout, stderr...)
-		if code != want {
-			t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
-		}
-		t.Logf("terraform %s: exit %d", strings.Join(args, " "), code)
-		return string(out)
+		return tf.expect(t, work, want, args...)
 	}
 	plan := func(want int, phrases ...string) {
 		t.Helper()

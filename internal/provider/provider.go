@@ -172,7 +172,7 @@ func (p *zarfProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *zarfProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewImageIndexDataSource}
+	return []func() datasource.DataSource{NewImageIndexDataSource, NewImageTagsDataSource}
 }
 
 func (p *zarfProvider) Functions(context.Context) []func() function.Function {

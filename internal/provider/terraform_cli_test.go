@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -71,6 +72,59 @@ func (c *terraformCLI) run(t *testing.T, dir string, args ...string) (stdout, st
 	}
 	return out.Bytes(), errOut.Bytes(), code
 }
+
+// expect runs terraform in dir as a CI job does (-no-color, -input=false), fails the test
+// unless it exits with want, and returns its standard output and error together.
+func (c *terraformCLI) expect(t *testing.T, dir string, want int, args ...string) string {
+	t.Helper()
+	stdout, stderr, code := c.run(t, dir, append(args, "-no-color", "-input=false")...)
+	out := string(append(stdout, stderr...))
+	if code != want {
+		t.Fatalf("terraform %s exited %d, want %d; output:\n%s", strings.Join(args, " "), code, want, out)
+	}
+	t.Logf("terraform %s: exit %d", strings.Join(args, " "), code)
+	return out
+}
+
+// validateDiagnostic is one diagnostic of `terraform validate -json`.
+type validateDiagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	Range    *struct {
+		Filename string `json:"filename"`
+		Start    struct {
+			Line int `json:"line"`
+		} `json:"start"`
+	} `json:"range"`
+}
+
+// validate runs `terraform validate -json` in dir and returns whether the configuration is
+// valid and the diagnostics, without the warning that dev_overrides print.
+func (c *terraformCLI) validate(t *testing.T, dir string) (bool, []validateDiagnostic) {
+	t.Helper()
+	stdout, stderr, code := c.run(t, dir, "validate", "-json", "-no-color")
+	var result struct {
+		Valid       bool                 `json:"valid"`
+		Diagnostics []validateDiagnostic `json:"diagnostics"`
+	}
+	if err := json.Unmarshal(stdout, &result); err != nil {
+		t.Fatalf("terraform validate in %s: %v (exit %d)\nstdout:\n%s\nstderr:\n%s", dir, err, code, stdout, stderr)
+	}
+	var diags []validateDiagnostic
+	for _, d := range result.Diagnostics {
+		if d.Summary != devOverrideWarning {
+			diags = append(diags, d)
+		}
+	}
+	if !result.Valid && len(diags) == 0 {
+		t.Fatalf("terraform validate says %s is invalid without saying why:\n%s\n%s", dir, stdout, stderr)
+	}
+	return result.Valid, diags
+}
+
+// requiredProviders is the terraform block of a configuration that uses this provider.
+const requiredProviders = "terraform {\n  required_providers {\n    zarf = { source = \"zarf-dev/zarf\" }\n  }\n}\n\n"
 
 // writeFile writes content to path, creating its directory.
 func writeFile(t *testing.T, path, content string) {

@@ -34,13 +34,14 @@ import (
 //
 // A Client is safe for concurrent use.
 type Client struct {
-	insecure map[string]bool
-	keychain *keychain
-	options  []remote.Option
-	puller   *remote.Puller
-	pusher   *remote.Pusher
-	jobs     int
-	log      Logger
+	insecure  map[string]bool
+	keychain  *keychain
+	transport http.RoundTripper // what go-containerregistry's options carry; ListTags uses it directly
+	options   []remote.Option
+	puller    *remote.Puller
+	pusher    *remote.Pusher
+	jobs      int
+	log       Logger
 
 	mounts         mounts   // blob locations per registry, for cross-repository mounts
 	noReferrersAPI sync.Map // registry host → struct{}: read the fallback tag directly
@@ -57,16 +58,17 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		insecure: s.insecure,
-		keychain: &keychain{auth: s.auth, fallback: s.keychain},
-		jobs:     s.jobs,
-		log:      cfg.Logger,
+		insecure:  s.insecure,
+		keychain:  &keychain{auth: s.auth, fallback: s.keychain},
+		transport: newTransport(s, cfg.Transport),
+		jobs:      s.jobs,
+		log:       cfg.Logger,
 	}
 	if c.log == nil {
 		c.log = func(context.Context, string, map[string]any) {}
 	}
 	opts := []remote.Option{
-		remote.WithTransport(newTransport(s, cfg.Transport)),
+		remote.WithTransport(c.transport),
 		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithJobs(s.jobs),
 		remote.WithRetryStatusCodes(),

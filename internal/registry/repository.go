@@ -182,7 +182,7 @@ func (r *Repository) fallbackReferrers(ctx context.Context, subject v1.Hash) ([]
 
 // Tags lists every tag of the repository (every page).
 func (r *Repository) Tags(ctx context.Context) ([]string, error) {
-	tags, err := r.c.puller.List(ctx, r.repo)
+	tags, err := r.c.ListTags(ctx, r.repo)
 	if err != nil {
 		return nil, r.fail("listing the tags of", r.repo, err)
 	}

@@ -3,7 +3,8 @@
 //
 // It provides:
 //   - real CNCF distribution registry processes ([Start]; the binary is $ZARF_REGISTRY_BIN, else bin/registry built from tools/go.mod) with index
-//     validation, TLS and htpasswd authentication options;
+//     validation, TLS, htpasswd authentication and tag page size options, and thousands of tags
+//     written straight into their storage ([Registry.WriteTags]);
 //   - deterministic content generators that push images, BuildKit-style attestations and
 //     indexes (or arbitrary manifest bytes) with go-containerregistry ([PushIndex],
 //     [PushImage], [PushImages], [PushAttestation], [PushRaw], [MarshalIndex]), plus small

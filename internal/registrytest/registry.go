@@ -32,7 +32,8 @@ type Registry struct {
 	// "distribution-v3.1.2 (validation=all)"; handy as a subtest name.
 	Name string
 
-	ca       *CA // nil without TLS
+	ca       *CA    // nil without TLS
+	dataDir  string // storage.filesystem.rootdirectory; empty for an in-process registry
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has exited
 	shutdown func()        // stops an in-process registry (cmd is nil then)
@@ -50,6 +51,7 @@ type settings struct {
 	tls        bool
 	username   string
 	password   string
+	maxTags    int // tags.maxtags; 0 leaves the registry's default (1000)
 }
 
 // WithIndexValidation sets how the registry checks that the manifests an index lists exist
@@ -81,6 +83,12 @@ func WithBasicAuth(username, password string) Option {
 		s.username = username
 		s.password = password
 	}
+}
+
+// WithMaxTags sets the largest page of the tag list (tags.maxtags; distribution v3's default
+// is 1000): a client that asks for more gets n tags and a Link header to the next page.
+func WithMaxTags(n int) Option {
+	return func(s *settings) { s.maxTags = n }
 }
 
 func (s *settings) check() error {
@@ -119,6 +127,9 @@ func (s *settings) String() string {
 	if s.username != "" {
 		parts = append(parts, "auth")
 	}
+	if s.maxTags > 0 {
+		parts = append(parts, fmt.Sprintf("maxtags=%d", s.maxTags))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -153,16 +164,23 @@ func Start(tb testing.TB, opts ...Option) *Registry {
 }
 
 func start(dir string, bin registryBinary, s *settings) (*Registry, error) {
-	r := &Registry{Name: fmt.Sprintf("distribution-%s (%s)", bin.version, s), logPath: filepath.Join(dir, "registry.log")}
+	r := &Registry{
+		Name:    fmt.Sprintf("distribution-%s (%s)", bin.version, s),
+		logPath: filepath.Join(dir, "registry.log"),
+		dataDir: filepath.Join(dir, "data"),
+	}
 	config := map[string]any{
 		"version": "0.1",
 		"log":     map[string]any{"level": "warn"},
 		"storage": map[string]any{
-			"filesystem":  map[string]any{"rootdirectory": filepath.Join(dir, "data")},
+			"filesystem":  map[string]any{"rootdirectory": r.dataDir},
 			"delete":      map[string]any{"enabled": s.delete},
 			"maintenance": map[string]any{"uploadpurging": map[string]any{"enabled": false}},
 		},
 		"validation": map[string]any{"manifests": map[string]any{"indexes": indexValidation(s)}},
+	}
+	if s.maxTags > 0 {
+		config["tags"] = map[string]any{"maxtags": s.maxTags}
 	}
 	httpConfig := map[string]any{"secret": "registrytest"}
 	config["http"] = httpConfig

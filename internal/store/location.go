@@ -28,6 +28,9 @@ const (
 	// RoleTarget is a reference to write an image to. Its store is a Target; without a name
 	// the image takes the source's (Location.TargetTag).
 	RoleTarget
+	// RoleRepository is a reference to a whole place, to list its tags: it names no image, and
+	// gets no default tag.
+	RoleRepository
 )
 
 // Scheme parses one kind of reference and opens the store it names. The engine picks the scheme

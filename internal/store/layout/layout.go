@@ -76,6 +76,11 @@ func (s *Store) notFound(format string, args ...any) error {
 	return fmt.Errorf("layout %s %s: %w", s.display, fmt.Sprintf(format, args...), store.ErrNotFound)
 }
 
+// notALayout is the error for a directory without index.json.
+func (s *Store) notALayout() error {
+	return fmt.Errorf("%s is not an OCI image layout (it has no index.json): %w", s.display, store.ErrNotFound)
+}
+
 // isNotExist reports whether err says that a file does not exist.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 

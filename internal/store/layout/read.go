@@ -47,7 +47,7 @@ func (s *Store) lookup(ref string) (v1.Descriptor, []byte, error) {
 		d = named
 	} else {
 		if _, err := os.Stat(filepath.Join(s.dir, indexFile)); isNotExist(err) {
-			return v1.Descriptor{}, nil, fmt.Errorf("%s is not an OCI image layout (it has no index.json): %w", s.display, store.ErrNotFound)
+			return v1.Descriptor{}, nil, s.notALayout()
 		}
 		have := make([]string, 0, len(entries))
 		for _, e := range entries {
@@ -179,14 +179,18 @@ func (s *Store) Blob(_ context.Context, d v1.Descriptor) (io.ReadCloser, error) 
 	return store.VerifyingReader(f, d, "layout "+s.display), nil
 }
 
-// Tags lists the ref names of the entries, in index.json order, once each.
+// Tags lists the ref names of the entries, in index.json order, once each; entries without one
+// (referrers, untagged roots) have no tag.
 func (s *Store) Tags(context.Context) ([]string, error) {
-	entries, err := s.entries()
+	idx, err := s.readIndex()
+	if isNotExist(err) {
+		return nil, s.notALayout()
+	}
 	if err != nil {
 		return nil, err
 	}
-	var tags []string
-	for _, e := range entries {
+	tags := []string{}
+	for _, e := range idx.Manifests {
 		if r := e.Annotations[store.AnnotationRefName]; r != "" && !slices.Contains(tags, r) {
 			tags = append(tags, r)
 		}
