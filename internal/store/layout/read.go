@@ -80,7 +80,7 @@ func (s *Store) checkBlobs(h v1.Hash, raw []byte) error {
 		Layers []v1.Descriptor `json:"layers"`
 	}
 	if json.Unmarshal(raw, &m) != nil {
-		return nil // not an image manifest: nothing to check
+		return nil //nolint:nilerr // not an image manifest: nothing to check
 	}
 	if m.Config != nil {
 		m.Layers = append(m.Layers, *m.Config)
