@@ -160,8 +160,9 @@ func (f *fixture) benchNoop(b *testing.B) {
 }
 
 // benchReapply: what a terraform apply of an unchanged configuration costs the provider. The
-// plan resolves the source with one HEAD and reuses the recorded mirror; refresh checks the tag
-// and every copied manifest at the target with HEADs; apply itself does not run.
+// plan re-plans from the record (Engine.Replan: the source resolved with one HEAD, the record
+// reused); refresh checks the tag and every copied manifest at the target with HEADs; apply
+// itself does not run.
 func (f *fixture) benchReapply(b *testing.B) {
 	ctx := b.Context()
 	target := f.dst.Ref("reapply/app:1.0")
@@ -173,16 +174,13 @@ func (f *fixture) benchReapply(b *testing.B) {
 	if _, err := f.engine().Apply(ctx, p); err != nil {
 		b.Fatal(err)
 	}
-	want := mirror.Expected{Target: target, Tag: p.TargetTag, Digest: p.Digest}
-	for _, m := range p.Copied[:len(p.Copied)-1] {
-		want.Manifests = append(want.Manifests, m.Digest)
-	}
+	rec := p.Record
 	reapply := func(e *mirror.Engine) error {
-		if _, err := e.ResolveSource(ctx, spec.Source); err != nil {
-			return err
+		if _, inspected, err := e.Replan(ctx, spec, &rec); err != nil || inspected {
+			return fmt.Errorf("re-plan from the record: inspected %t, %v", inspected, err)
 		}
-		d, err := e.Check(ctx, want)
-		if err == nil && d.Drifted(want) {
+		d, err := e.Check(ctx, target, rec)
+		if err == nil && d.Drifted(rec) {
 			err = fmt.Errorf("unexpected drift: %+v", d)
 		}
 		return err
@@ -332,7 +330,7 @@ func (f *fixture) engine() *mirror.Engine {
 	if err != nil {
 		panic(err) // the configuration is fixed: a bug
 	}
-	return mirror.New(mirror.WithClient(c), mirror.WithJobs(jobs))
+	return mirror.New(mirror.WithScheme(c), mirror.WithJobs(jobs))
 }
 
 // apply does what the resource's Create does: plan, then apply.

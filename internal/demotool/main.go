@@ -1,24 +1,23 @@
 // Command demotool prepares and inspects the local registries of `make demo`: it finds free
 // ports, pushes a multi-platform index whose bytes were written by hand (so only a byte-exact
-// copy keeps its digest), overwrites a tag to simulate drift, and reads digests.
+// copy keeps its digest) with the test content generator (internal/registrytest), overwrites a
+// tag to simulate drift, and reads digests.
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
 )
 
 const usage = `usage: demotool port | wait <host:port> | push-index <repo:tag> | push-image <repo:tag> | digest <ref>`
@@ -53,15 +52,7 @@ func run(args []string) error {
 		}
 		return err
 	case args[0] == "push-image" && len(args) == 2:
-		ref, err := name.ParseReference(args[1], name.Insecure)
-		if err != nil {
-			return err
-		}
-		img, err := image("linux/amd64", 1<<20)
-		if err != nil {
-			return err
-		}
-		return remote.Write(ref, img)
+		return pushImage(args[1])
 	case args[0] == "digest" && len(args) == 2:
 		ref, err := name.ParseReference(args[1], name.Insecure)
 		if err != nil {
@@ -97,69 +88,39 @@ func waitForRegistry(host string, timeout time.Duration) error {
 
 var platforms = []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/ppc64le", "linux/s390x", "linux/riscv64"}
 
-// pushIndex pushes one small image per platform and an index over them, written by hand with
-// a key order and spacing no registry client would produce.
-func pushIndex(s string) (string, error) {
+// writerFor splits repo:tag and returns a writer into the repository.
+func writerFor(s string) (*registrytest.Writer, string, error) {
 	tag, err := name.NewTag(s, name.Insecure)
 	if err != nil {
+		return nil, "", err
+	}
+	w, err := registrytest.AtRegistry(context.Background(), tag.Context().Name())
+	return w, tag.TagStr(), err
+}
+
+// pushIndex pushes one small image per platform (with content of this run only) and an index
+// over them, written by hand with a key order and spacing no registry client would produce.
+func pushIndex(s string) (string, error) {
+	w, tag, err := writerFor(s)
+	if err != nil {
 		return "", err
 	}
-	var entries []string
+	seed := rand.Int64()
+	var entries []registrytest.Entry
 	for i, p := range platforms {
-		img, err := image(p, int64(2+i)<<20)
-		if err != nil {
-			return "", err
-		}
-		d, err := img.Digest()
-		if err != nil {
-			return "", err
-		}
-		if err := remote.Write(tag.Context().Digest(d.String()), img); err != nil {
-			return "", err
-		}
-		raw, _ := img.RawManifest()
-		parts := strings.Split(p, "/")
-		variant := ""
-		if len(parts) == 3 {
-			variant = fmt.Sprintf(`, "variant": %q`, parts[2])
-		}
-		entries = append(entries, fmt.Sprintf(`    { "digest": %q, "size": %d, "platform": { "architecture": %q, "os": %q%s }, "mediaType": "application/vnd.oci.image.manifest.v1+json" }`,
-			d, len(raw), parts[1], parts[0], variant))
+		d := w.Image("", registrytest.ImageSpec{Platform: p, Layers: []int64{int64(2+i) << 20}, Seed: seed}, types.OCIManifestSchema1)
+		entries = append(entries, registrytest.Entry{MediaType: d.MediaType, Digest: d.Digest.String(), Size: int(d.Size), Platform: p})
 	}
-	index := fmt.Sprintf("{\n  \"schemaVersion\": 2,\n  \"manifests\": [\n%s\n  ],\n  \"mediaType\": \"application/vnd.oci.image.index.v1+json\",\n  \"annotations\": { \"org.opencontainers.image.description\": \"zarf demo\" }\n}\n",
-		strings.Join(entries, ",\n"))
-	if err := remote.Put(tag, rawIndex(index)); err != nil {
-		return "", err
-	}
-	h, _, err := v1.SHA256(strings.NewReader(index))
-	return h.String(), err
+	d := w.Raw(tag, types.OCIImageIndex, registrytest.HandIndex(types.OCIImageIndex, entries...))
+	return d.Digest.String(), w.Err()
 }
 
-// image is an OCI image for platform with one random layer of the given size.
-func image(platform string, size int64) (v1.Image, error) {
-	layer, err := random.Layer(size, types.OCILayer)
+// pushImage pushes one linux/amd64 image of 1 MiB (with content of this run only) under a tag.
+func pushImage(s string) error {
+	w, tag, err := writerFor(s)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	img, err := mutate.AppendLayers(mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1), layer)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	p, err := v1.ParsePlatform(platform)
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
-	cfg.Config.Labels = map[string]string{"demo.nonce": fmt.Sprint(rand.Int64())}
-	return mutate.ConfigFile(img, cfg)
+	w.Image(tag, registrytest.ImageSpec{Platform: "linux/amd64", Layers: []int64{1 << 20}, Seed: rand.Int64()}, types.OCIManifestSchema1)
+	return w.Err()
 }
-
-type rawIndex string
-
-func (r rawIndex) RawManifest() ([]byte, error)        { return []byte(r), nil }
-func (r rawIndex) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }

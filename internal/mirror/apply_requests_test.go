@@ -60,7 +60,7 @@ func (f *requestsFixture) engine(t *testing.T) *mirror.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mirror.New(mirror.WithClient(c), mirror.WithJobs(3))
+	return mirror.New(mirror.WithScheme(c), mirror.WithJobs(3))
 }
 
 func (f *requestsFixture) reset() {

@@ -10,43 +10,18 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
-// checkTargetHolds checks that the target serves every copied manifest with the planned bytes
-// and media type, the top one at its digest and (when tagged) at the tag, and every blob.
-func checkTargetHolds(t *testing.T, dst *testRegistry, p *Plan) {
+// targetOf is the store the plan's target names.
+func targetOf(t *testing.T, e *Engine, p *Plan) store.Reader {
 	t.Helper()
-	repo := strings.TrimPrefix(p.TargetRepository, dst.host+"/")
-	var check func(n *node)
-	check = func(n *node) {
-		for _, c := range n.entries {
-			if c.kept {
-				check(c)
-			}
-		}
-		raw, ct, status := dst.getRaw(t, repo, n.outDigest)
-		if status != http.StatusOK || string(raw) != string(n.out) || ct != string(n.desc.MediaType) {
-			t.Fatalf("target %s@%s: HTTP %d, %s, bytes equal: %v", repo, n.outDigest, status, ct, string(raw) == string(n.out))
-		}
-		for _, b := range n.blobs {
-			req, _ := http.NewRequest(http.MethodHead, dst.srv.URL+"/v2/"+repo+"/blobs/"+b.Digest.String(), nil)
-			resp, err := dst.srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("target blob %s: HTTP %d", b.Digest, resp.StatusCode)
-			}
-		}
+	loc, err := e.Parse(p.Spec.Target, store.RoleTarget)
+	if err != nil {
+		t.Fatal(err)
 	}
-	check(p.root)
-	if p.TargetTag != "" {
-		raw, ct, status := dst.getRaw(t, repo, p.TargetTag)
-		if status != http.StatusOK || sha256Digest(raw) != p.Digest || ct != p.MediaType {
-			t.Fatalf("target tag %s: HTTP %d, %s, digest %s, want %s", p.TargetTag, status, ct, sha256Digest(raw), p.Digest)
-		}
-	}
+	return loc.Store
 }
 
 func TestApplyFullMirror(t *testing.T) {
@@ -57,8 +32,8 @@ func TestApplyFullMirror(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			src, dst := newTestRegistry(t), newTestRegistry(t)
-			f := newIndexFixture(t, src, "library/app", docker)
-			e := testEngine()
+			f := newIndexFixture(t, src.writer(t, "library/app"), docker)
+			e := testEngine(t, src, dst)
 			p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: dst.host + "/mirror/app", Attestations: true})
 			if err != nil {
 				t.Fatal(err)
@@ -82,9 +57,9 @@ func TestApplyFullMirror(t *testing.T) {
 					t.Fatalf("target %s: %s %s", img.Digest, ct, raw)
 				}
 			}
-			checkTargetHolds(t, dst, p)
-			if st.ManifestsPushed != len(p.Copied) || st.ManifestsSkipped != 0 || st.Blobs != len(p.blobs()) {
-				t.Fatalf("stats %+v, %d manifests, %d blobs", st, len(p.Copied), len(p.blobs()))
+			checkTargetHolds(t, targetOf(t, e, p), p)
+			if st.ManifestsPushed != len(p.Children)+1 || st.ManifestsSkipped != 0 || st.Blobs != len(p.blobs()) {
+				t.Fatalf("stats %+v, %d manifests, %d blobs", st, len(p.Children)+1, len(p.blobs()))
 			}
 			var blobBytes int64
 			for _, b := range p.blobs() {
@@ -103,7 +78,7 @@ func TestApplyFullMirror(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.ManifestsPushed != 0 || st.ManifestsSkipped != len(p.Copied) {
+			if st.ManifestsPushed != 0 || st.ManifestsSkipped != len(p.Children)+1 {
 				t.Fatalf("re-apply stats %+v", st)
 			}
 			for _, r := range dst.requests() {
@@ -134,11 +109,11 @@ func manifestPuts(reqs []recordedRequest) []string {
 func checkApplyOrder(t *testing.T, reqs []recordedRequest, p *Plan) {
 	t.Helper()
 	puts := manifestPuts(reqs)
-	if len(puts) != len(p.Copied)+1 {
-		t.Fatalf("manifest PUTs %v, want %d by digest and the tag", puts, len(p.Copied))
+	if len(puts) != len(p.Children)+1+1 {
+		t.Fatalf("manifest PUTs %v, want %d by digest and the tag", puts, len(p.Children)+1)
 	}
-	if puts[len(puts)-1] != p.TargetTag {
-		t.Fatalf("last manifest PUT is %s, want the tag %s: %v", puts[len(puts)-1], p.TargetTag, puts)
+	if puts[len(puts)-1] != p.Tag {
+		t.Fatalf("last manifest PUT is %s, want the tag %s: %v", puts[len(puts)-1], p.Tag, puts)
 	}
 	if puts[len(puts)-2] != p.Digest {
 		t.Fatalf("the top index is not pushed right before the tag: %v", puts)
@@ -180,20 +155,20 @@ func checkApplyOrder(t *testing.T, reqs []recordedRequest, p *Plan) {
 
 func TestApplyOrder(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	f := newIndexFixture(t, src, "library/app", false)
-	nf := newNestedFixture(t, src)
+	f := newIndexFixture(t, src.writer(t, "library/app"), false)
+	nf := newNestedFixture(src.writer(t, "src/nested"))
 	cases := []struct {
 		name string
 		spec Spec
 	}{
 		{"index, preserve", Spec{Source: f.ref(), Target: dst.host + "/a/app:prod", Attestations: true}},
 		{"index, filter", Spec{Source: f.ref(), Target: dst.host + "/b/app:prod", Attestations: true, Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter}},
-		{"nested, preserve", Spec{Source: nf.repo.name(":v1"), Target: dst.host + "/c/app:prod", Attestations: true}},
-		{"nested, filter", Spec{Source: nf.repo.name(":v1"), Target: dst.host + "/d/app:prod", Attestations: true, Platforms: []string{"linux/amd64", "linux/s390x"}, IndexMode: ModeFilter}},
+		{"nested, preserve", Spec{Source: nf.w.String() + (":v1"), Target: dst.host + "/c/app:prod", Attestations: true}},
+		{"nested, filter", Spec{Source: nf.w.String() + (":v1"), Target: dst.host + "/d/app:prod", Attestations: true, Platforms: []string{"linux/amd64", "linux/s390x"}, IndexMode: ModeFilter}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := testEngine()
+			e := testEngine(t, src, dst)
 			p, err := e.Plan(t.Context(), tc.spec)
 			if err != nil {
 				t.Fatal(err)
@@ -203,16 +178,16 @@ func TestApplyOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkApplyOrder(t, dst.requests(), p)
-			checkTargetHolds(t, dst, p)
+			checkTargetHolds(t, targetOf(t, e, p), p)
 		})
 	}
 }
 
 func TestApplyFilter(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	nf := newNestedFixture(t, src)
-	e := testEngine()
-	p, err := e.Plan(t.Context(), Spec{Source: nf.repo.name(":v1"), Target: dst.host + "/mirror/nested", Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter})
+	nf := newNestedFixture(src.writer(t, "src/nested"))
+	e := testEngine(t, src, dst)
+	p, err := e.Plan(t.Context(), Spec{Source: nf.w.String() + (":v1"), Target: dst.host + "/mirror/nested", Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +201,7 @@ func TestApplyFilter(t *testing.T) {
 	if sha256Digest(raw) != p.Digest || string(raw) != string(p.root.out) || ct != string(types.OCIImageIndex) {
 		t.Fatalf("target tag serves %s %s", ct, raw)
 	}
-	checkTargetHolds(t, dst, p)
+	checkTargetHolds(t, targetOf(t, e, p), p)
 	// What is not selected did not travel.
 	for _, d := range []string{nf.amd64.Digest, nf.s390x.Digest, nf.att.Digest, sha256Digest(nf.inner), sha256Digest(nf.top)} {
 		if _, _, status := dst.getRaw(t, "mirror/nested", d); status != http.StatusNotFound {
@@ -246,8 +221,8 @@ func TestApplyFilter(t *testing.T) {
 
 func TestApplySparseRejected(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	f := newIndexFixture(t, src, "library/app", false)
-	e := testEngine()
+	f := newIndexFixture(t, src.writer(t, "library/app"), false)
+	e := testEngine(t, src, dst)
 	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: dst.host + "/mirror/app", Platforms: []string{"linux/amd64"}})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +235,7 @@ func TestApplySparseRejected(t *testing.T) {
 	if !errors.As(err, &serr) {
 		t.Fatalf("err = %v, want *SparseIndexRejectedError", err)
 	}
-	for _, s := range []string{"MANIFEST_UNKNOWN", `index_mode = "filter"`, "omit platforms", "validation.manifests.indexes.platforms"} {
+	for _, s := range []string{"MANIFEST_UNKNOWN", "sparse index", dst.host + "/mirror/app"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Fatalf("error does not contain %q: %v", s, err)
 		}
@@ -272,14 +247,14 @@ func TestApplySparseRejected(t *testing.T) {
 
 func TestApplyUntagged(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	f := newIndexFixture(t, src, "library/app", false)
-	e := testEngine()
-	p, err := e.Plan(t.Context(), Spec{Source: f.repo.name("@" + f.digest), Target: dst.host + "/mirror/app", Attestations: true})
+	f := newIndexFixture(t, src.writer(t, "library/app"), false)
+	e := testEngine(t, src, dst)
+	p, err := e.Plan(t.Context(), Spec{Source: f.name("@" + f.digest), Target: dst.host + "/mirror/app", Attestations: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.TargetTag != "" || p.Ref() != dst.host+"/mirror/app@"+f.digest {
-		t.Fatalf("tag %q ref %s", p.TargetTag, p.Ref())
+	if p.Tag != "" || p.Ref() != dst.host+"/mirror/app@"+f.digest {
+		t.Fatalf("tag %q ref %s", p.Tag, p.Ref())
 	}
 	dst.requests()
 	if _, err := e.Apply(t.Context(), p); err != nil {
@@ -290,16 +265,16 @@ func TestApplyUntagged(t *testing.T) {
 			t.Fatalf("untagged mirror pushed reference %s", ref)
 		}
 	}
-	checkTargetHolds(t, dst, p)
+	checkTargetHolds(t, targetOf(t, e, p), p)
 }
 
 func TestApplySingleManifest(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	repo := src.repo(t, "library/single")
-	img := repo.image("linux/amd64", true)
-	repo.pushManifest("1.0", img.Raw, img.MediaType)
-	e := testEngine()
-	p, err := e.Plan(t.Context(), Spec{Source: repo.name(":1.0"), Target: dst.host + "/mirror/single:stable", Platforms: []string{"linux/amd64"}})
+	repo := src.writer(t, "library/single")
+	img := repo.HandImage("linux/amd64", true)
+	repo.Raw("1.0", img.MediaType, img.Raw)
+	e := testEngine(t, src, dst)
+	p, err := e.Plan(t.Context(), Spec{Source: repo.String() + ":1.0", Target: dst.host + "/mirror/single:stable", Platforms: []string{"linux/amd64"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +296,8 @@ func TestApplySingleManifest(t *testing.T) {
 // TestApplySameRegistry copies between repositories of one registry (blobs are mounted).
 func TestApplySameRegistry(t *testing.T) {
 	reg := newTestRegistry(t)
-	f := newIndexFixture(t, reg, "library/app", false)
-	e := testEngine()
+	f := newIndexFixture(t, reg.writer(t, "library/app"), false)
+	e := testEngine(t, reg)
 	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: reg.host + "/mirror/app", Attestations: true})
 	if err != nil {
 		t.Fatal(err)
@@ -330,21 +305,21 @@ func TestApplySameRegistry(t *testing.T) {
 	if _, err := e.Apply(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
-	checkTargetHolds(t, reg, p)
+	checkTargetHolds(t, targetOf(t, e, p), p)
 }
 
 // TestApplyCopiesWhatWasPlanned: the source tag moves after planning; apply still copies the
 // planned digest.
 func TestApplyCopiesWhatWasPlanned(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	f := newIndexFixture(t, src, "library/app", false)
-	e := testEngine()
+	f := newIndexFixture(t, src.writer(t, "library/app"), false)
+	e := testEngine(t, src, dst)
 	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: dst.host + "/mirror/app", Attestations: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := f.repo.image("linux/amd64", false)
-	f.repo.pushManifest(f.tag, other.Raw, other.MediaType)
+	other := f.w.HandImage("linux/amd64", false)
+	f.w.Raw(f.tag, other.MediaType, other.Raw)
 	if _, err := e.Apply(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -355,8 +330,8 @@ func TestApplyCopiesWhatWasPlanned(t *testing.T) {
 
 func TestApplyErrors(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	f := newIndexFixture(t, src, "library/app", false)
-	e := testEngine()
+	f := newIndexFixture(t, src.writer(t, "library/app"), false)
+	e := testEngine(t, src, dst)
 	p, err := e.Plan(t.Context(), Spec{Source: f.ref()})
 	if err != nil {
 		t.Fatal(err)
@@ -393,6 +368,7 @@ func TestApplyErrors(t *testing.T) {
 	// blobs at dst (where the engine would mount them from), so an empty registry makes it read
 	// the source again.
 	dst = newTestRegistry(t)
+	e = testEngine(t, src, dst)
 	p, err = e.Plan(t.Context(), Spec{Source: f.ref(), Target: dst.host + "/mirror/app", Attestations: true})
 	if err != nil {
 		t.Fatal(err)
@@ -419,8 +395,8 @@ func TestApplyErrors(t *testing.T) {
 // tag is not written.
 func TestApplyVerifiesBlobs(t *testing.T) {
 	src, dst := newTestRegistry(t), newTestRegistry(t)
-	f := newIndexFixture(t, src, "library/app", false)
-	e := testEngine()
+	f := newIndexFixture(t, src.writer(t, "library/app"), false)
+	e := testEngine(t, src, dst)
 	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: dst.host + "/mirror/app", Platforms: []string{"linux/arm/v7"}, IndexMode: ModeFilter})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // Claim is what a mirror is about to write, as its plan shows it.
@@ -83,11 +85,11 @@ func (e *Engine) Claim(c Claim) error {
 }
 
 func (e *Engine) claimOf(c Claim) (claim, error) {
-	src, err := e.parseImageRef("source", c.Spec.Source, "latest")
+	src, err := e.open(c.Spec.Source, store.RoleSource)
 	if err != nil {
 		return claim{}, err
 	}
-	tgt, err := e.parseImageRef("target", c.Spec.Target, "")
+	tgt, err := e.open(c.Spec.Target, store.RoleTarget)
 	if err != nil {
 		return claim{}, err
 	}
@@ -96,7 +98,7 @@ func (e *Engine) claimOf(c Claim) (claim, error) {
 		at:        Destination{Repository: repositoryKey(tgt), Tag: c.Tag},
 		digest:    c.Digest,
 		manifests: slices.Clone(c.Manifests),
-		content:   src.String() + " " + sel,
+		content:   src.Key() + ":" + src.Name + "@" + src.Digest + " " + sel,
 		source:    c.Spec.Source,
 	}, nil
 }
@@ -187,4 +189,13 @@ func (cs *claims) lock(repository string, exclusive bool) func() {
 // heldBy says which mirror holds what a destroy leaves.
 func heldBy(c *claim) string {
 	return fmt.Sprintf("another mirror of this Terraform run (source %s) holds it or is about to write it", c.source)
+}
+
+// ClaimOf is what the mirror of spec, recorded as rec, is about to write.
+func ClaimOf(spec Spec, rec Record) Claim {
+	c := Claim{Spec: spec, Tag: rec.Tag, Digest: rec.Digest, Manifests: []string{rec.Digest}}
+	for _, m := range rec.Children {
+		c.Manifests = append(c.Manifests, m.Digest)
+	}
+	return c
 }

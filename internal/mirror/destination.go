@@ -2,8 +2,8 @@ package mirror
 
 import (
 	"fmt"
-	"path/filepath"
-	"strings"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // Destination is where a mirror writes, written out in full so that two ways of writing one
@@ -26,7 +26,7 @@ func (d Destination) String() string {
 // DestinationOf says where a mirror of source into target writes. It makes no request and needs
 // no provider configuration, so it serves validation and plan modifiers.
 func DestinationOf(source, target string) (Destination, error) {
-	src, tgt, err := parsePair(source, target)
+	src, tgt, err := New().parsePair(source, target)
 	if err != nil {
 		return Destination{}, err
 	}
@@ -64,17 +64,22 @@ const (
 // when their destinations are (see Destination); when neither names a tag, the mirror pushes by
 // digest alone, and it is the source itself unless index_mode = "filter" writes a new index.
 func OverlapOf(source, target string, mode IndexMode) (Overlap, error) {
-	src, tgt, err := parsePair(source, target)
+	return New().overlapOf(source, target, mode)
+}
+
+// overlapOf is OverlapOf with the references parsed by e's schemes.
+func (e *Engine) overlapOf(source, target string, mode IndexMode) (Overlap, error) {
+	src, tgt, err := e.parsePair(source, target)
 	if err != nil {
 		return Apart, err
 	}
 	dst := destinationOf(src, tgt)
-	if dst.Repository != destinationOf(src, src).Repository {
+	if dst.Repository != src.Key() {
 		return Apart, nil
 	}
 	switch {
-	case dst.Tag != "" || src.Tag != "":
-		if dst.Tag == src.Tag {
+	case dst.Tag != "" || src.TargetTag != "":
+		if dst.Tag == src.TargetTag {
 			return SameReference, nil
 		}
 	case mode != ModeFilter || (tgt.Digest != "" && tgt.Digest == src.Digest):
@@ -86,51 +91,42 @@ func OverlapOf(source, target string, mode IndexMode) (Overlap, error) {
 // CheckTargetIsNotSource returns a *TargetIsSourceError when target is the source itself (see
 // OverlapOf), a *ReferenceError when either does not parse, and nil otherwise.
 func CheckTargetIsNotSource(source, target string, mode IndexMode) error {
-	overlap, err := OverlapOf(source, target, mode)
+	e := New()
+	overlap, err := e.overlapOf(source, target, mode)
 	if err != nil || overlap != SameReference {
 		return err
 	}
-	src, tgt, err := parsePair(source, target)
+	src, tgt, err := e.parsePair(source, target)
 	if err != nil {
 		return err
 	}
 	full := destinationOf(src, tgt).String()
-	if src.Tag == "" {
+	if src.TargetTag == "" {
 		full += "@" + src.Digest
 	}
 	return &TargetIsSourceError{Source: source, Target: target, Reference: full}
 }
 
-// parsePair parses a source and a target as the engine does, with an engine of its own: naming
-// needs no registry access, and a layout directory it registers is forgotten with it.
-func parsePair(source, target string) (src, tgt imageRef, err error) {
-	e := New()
-	if src, err = e.parseImageRef("source", source, "latest"); err != nil {
-		return imageRef{}, imageRef{}, err
+// parsePair parses a source and a target with e's schemes. Naming needs no registry access and
+// no provider configuration: the package's functions parse with a default Engine of their own.
+func (e *Engine) parsePair(source, target string) (src, tgt store.Location, err error) {
+	if src, err = e.open(source, store.RoleSource); err != nil {
+		return store.Location{}, store.Location{}, err
 	}
-	if tgt, err = e.parseImageRef("target", target, ""); err != nil {
-		return imageRef{}, imageRef{}, err
+	if tgt, err = e.open(target, store.RoleTarget); err != nil {
+		return store.Location{}, store.Location{}, err
 	}
 	return src, tgt, nil
 }
 
 // destinationOf is where a mirror of src into tgt writes.
-func destinationOf(src, tgt imageRef) Destination {
-	tag := tgt.Tag
+func destinationOf(src, tgt store.Location) Destination {
+	tag := tgt.Name
 	if tag == "" {
-		tag = src.Tag
+		tag = src.TargetTag
 	}
-	return Destination{Repository: repositoryKey(tgt), Tag: tag}
+	return Destination{Repository: tgt.Key(), Tag: tag}
 }
 
-// repositoryKey is the repository of ref written out in full (see Destination).
-func repositoryKey(ref imageRef) string {
-	if ref.Layout != nil {
-		dir, err := filepath.Abs(ref.Layout.Path)
-		if err != nil {
-			dir = ref.Layout.Path
-		}
-		return LayoutScheme + dir
-	}
-	return strings.ToLower(ref.Repo.RegistryStr()) + "/" + ref.Repo.RepositoryStr()
-}
+// repositoryKey is the repository of loc written out in full (see Destination).
+func repositoryKey(loc store.Location) string { return loc.Key() }

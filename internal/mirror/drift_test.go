@@ -6,13 +6,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
-// mirrored applies the OCI fixture to dst and returns the plan and what the state would hold.
-func mirrored(t *testing.T, src, dst *testRegistry, target string) (*indexFixture, *Plan, Expected) {
+// mirrored applies the OCI fixture to dst and returns the plan, its record and the engine.
+func mirrored(t *testing.T, src, dst *testRegistry, target string) (*indexFixture, *Plan, Record, *Engine) {
 	t.Helper()
-	f := newIndexFixture(t, src, "library/app", false)
-	e := testEngine()
+	f := newIndexFixture(t, src.writer(t, "library/app"), false)
+	e := testEngine(t, src, dst)
 	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: target, Attestations: true})
 	if err != nil {
 		t.Fatal(err)
@@ -20,20 +22,15 @@ func mirrored(t *testing.T, src, dst *testRegistry, target string) (*indexFixtur
 	if _, err := e.Apply(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
-	want := Expected{Target: target, Tag: p.TargetTag, Digest: p.Digest}
-	for _, m := range p.Copied[:len(p.Copied)-1] {
-		want.Manifests = append(want.Manifests, m.Digest)
-	}
-	return f, p, want
+	return f, p, p.Record, e
 }
 
 func TestCheck(t *testing.T) {
-	e := testEngine()
 	t.Run("no drift", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
-		_, p, want := mirrored(t, src, dst, dst.host+"/mirror/app")
+		_, p, want, e := mirrored(t, src, dst, dst.host+"/mirror/app")
 		dst.requests()
-		d, err := e.Check(t.Context(), want)
+		d, err := e.Check(t.Context(), p.Spec.Target, want)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,10 +45,11 @@ func TestCheck(t *testing.T) {
 	})
 	t.Run("tag overwritten", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
-		_, p, want := mirrored(t, src, dst, dst.host+"/mirror/app")
-		other := dst.repo(t, "mirror/app").image("linux/amd64", false)
-		dst.repo(t, "mirror/app").pushManifest("v1", other.Raw, other.MediaType)
-		d, err := e.Check(t.Context(), want)
+		_, p, want, e := mirrored(t, src, dst, dst.host+"/mirror/app")
+		w := dst.writer(t, "mirror/app")
+		other := w.HandImage("linux/amd64", false)
+		w.Raw("v1", other.MediaType, other.Raw)
+		d, err := e.Check(t.Context(), p.Spec.Target, want)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,15 +58,15 @@ func TestCheck(t *testing.T) {
 		}
 		// The index is deleted as well.
 		dst.deleteRaw(t, "mirror/app", p.Digest)
-		if d, err = e.Check(t.Context(), want); err != nil || !d.IndexMissing || !d.Drifted(want) {
+		if d, err = e.Check(t.Context(), p.Spec.Target, want); err != nil || !d.IndexMissing || !d.Drifted(want) {
 			t.Fatalf("drift %+v, %v; want IndexMissing", d, err)
 		}
 	})
 	t.Run("tag deleted", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
-		_, _, want := mirrored(t, src, dst, dst.host+"/mirror/app")
+		_, p, want, e := mirrored(t, src, dst, dst.host+"/mirror/app")
 		dst.deleteRaw(t, "mirror/app", "v1")
-		d, err := e.Check(t.Context(), want)
+		d, err := e.Check(t.Context(), p.Spec.Target, want)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,19 +76,20 @@ func TestCheck(t *testing.T) {
 	})
 	t.Run("child manifest deleted", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
-		f, p, want := mirrored(t, src, dst, dst.host+"/mirror/app")
+		f, p, want, e := mirrored(t, src, dst, dst.host+"/mirror/app")
 		dst.deleteRaw(t, "mirror/app", f.images[1].Digest)
 		dst.deleteRaw(t, "mirror/app", f.atts[0].Digest)
-		d, err := e.Check(t.Context(), want)
+		d, err := e.Check(t.Context(), p.Spec.Target, want)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantMissing := []string{f.images[1].Digest, f.atts[0].Digest}
-		if !slices.Contains(want.Manifests, f.atts[0].Digest) {
-			t.Fatal("attestation not in Expected.Manifests")
+		children := want.ChildDigests()
+		if !slices.Contains(children, f.atts[0].Digest) {
+			t.Fatal("attestation not in the record's children")
 		}
-		// In Expected order.
-		slices.SortFunc(wantMissing, func(a, b string) int { return slices.Index(want.Manifests, a) - slices.Index(want.Manifests, b) })
+		// In record order.
+		slices.SortFunc(wantMissing, func(a, b string) int { return slices.Index(children, a) - slices.Index(children, b) })
 		if !d.Drifted(want) || d.Gone || d.Current != p.Digest || !slices.Equal(d.MissingManifests, wantMissing) {
 			t.Fatalf("drift %+v, want MissingManifests %v", d, wantMissing)
 		}
@@ -98,40 +97,42 @@ func TestCheck(t *testing.T) {
 		if _, err := e.Apply(t.Context(), p); err != nil {
 			t.Fatal(err)
 		}
-		if d, err := e.Check(t.Context(), want); err != nil || d.Drifted(want) {
+		if d, err := e.Check(t.Context(), p.Spec.Target, want); err != nil || d.Drifted(want) {
 			t.Fatalf("after repair: %+v, %v", d, err)
 		}
 	})
 	t.Run("untagged", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
-		f := newIndexFixture(t, src, "library/app", false)
+		e := testEngine(t, src, dst)
+		f := newIndexFixture(t, src.writer(t, "library/app"), false)
 		target := dst.host + "/mirror/app"
-		p, err := e.Plan(t.Context(), Spec{Source: f.repo.name("@" + f.digest), Target: target, Attestations: true})
+		p, err := e.Plan(t.Context(), Spec{Source: f.name("@" + f.digest), Target: target, Attestations: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.Apply(t.Context(), p); err != nil {
 			t.Fatal(err)
 		}
-		want := Expected{Target: target, Digest: p.Digest}
-		if d, err := e.Check(t.Context(), want); err != nil || d.Drifted(want) {
+		want := p.Record
+		if d, err := e.Check(t.Context(), p.Spec.Target, want); err != nil || d.Drifted(want) {
 			t.Fatalf("drift %+v, %v", d, err)
 		}
 		dst.deleteRaw(t, "mirror/app", p.Digest)
-		if d, err := e.Check(t.Context(), want); err != nil || !d.Gone {
+		if d, err := e.Check(t.Context(), p.Spec.Target, want); err != nil || !d.Gone {
 			t.Fatalf("drift %+v, %v; want Gone", d, err)
 		}
 	})
 	t.Run("repository never existed", func(t *testing.T) {
 		dst := newTestRegistry(t)
-		want := Expected{Target: dst.host + "/nothing/here", Tag: "v1", Digest: digestA, Manifests: []string{digestB}}
-		if d, err := e.Check(t.Context(), want); err != nil || !d.Gone {
+		e := testEngine(t, dst)
+		want := Record{Tag: "v1", Digest: digestA, Children: []Manifest{{Digest: digestB}}}
+		if d, err := e.Check(t.Context(), dst.host+"/nothing/here", want); err != nil || !d.Gone {
 			t.Fatalf("drift %+v, %v; want Gone", d, err)
 		}
 	})
 	t.Run("errors are not drift", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
-		_, _, want := mirrored(t, src, dst, dst.host+"/mirror/app")
+		_, p, want, e := mirrored(t, src, dst, dst.host+"/mirror/app")
 		dst.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 			if strings.Contains(r.URL.Path, "/manifests/") {
 				w.WriteHeader(http.StatusForbidden)
@@ -139,30 +140,29 @@ func TestCheck(t *testing.T) {
 			}
 			return false
 		})
-		if d, err := e.Check(t.Context(), want); err == nil {
+		if d, err := e.Check(t.Context(), p.Spec.Target, want); err == nil {
 			t.Fatalf("Check on a forbidden registry = %+v", d)
 		}
-		if _, err := e.Check(t.Context(), Expected{Target: "https://x/y", Digest: digestA}); err == nil {
+		if _, err := e.Check(t.Context(), "https://x/y", Record{Digest: digestA}); err == nil {
 			t.Fatal("bad target accepted")
 		}
 	})
 }
 
 func TestDelete(t *testing.T) {
-	e := testEngine()
 	t.Run("deletes, then nothing to delete", func(t *testing.T) {
 		src, dst := newTestRegistry(t), newTestRegistry(t)
-		_, p, _ := mirrored(t, src, dst, dst.host+"/mirror/app")
-		if err := e.Delete(t.Context(), p.Spec.Target, p.TargetTag, p.Digest); err != nil {
+		_, p, _, e := mirrored(t, src, dst, dst.host+"/mirror/app")
+		if err := e.Delete(t.Context(), p.Spec.Target, p.Record); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, status := dst.getRaw(t, "mirror/app", p.Digest); status != http.StatusNotFound {
 			t.Fatalf("after Delete: HTTP %d", status)
 		}
-		if err := e.Delete(t.Context(), p.Spec.Target, p.TargetTag, p.Digest); err != nil {
+		if err := e.Delete(t.Context(), p.Spec.Target, p.Record); err != nil {
 			t.Fatalf("second Delete: %v", err)
 		}
-		if err := e.Delete(t.Context(), dst.host+"/never/existed:v1", "v1", p.Digest); err != nil {
+		if err := e.Delete(t.Context(), dst.host+"/never/existed:v1", p.Record); err != nil {
 			t.Fatalf("Delete in a missing repository: %v", err)
 		}
 	})
@@ -176,6 +176,7 @@ func TestDelete(t *testing.T) {
 			{http.StatusBadRequest, `{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}`},
 		} {
 			dst := newTestRegistry(t)
+			e := testEngine(t, dst)
 			dst.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method == http.MethodDelete {
 					w.Header().Set("Content-Type", "application/json")
@@ -185,14 +186,15 @@ func TestDelete(t *testing.T) {
 				}
 				return false
 			})
-			err := e.Delete(t.Context(), dst.host+"/mirror/app:v1", "v1", digestA)
-			if !errors.Is(err, ErrDeleteUnsupported) {
-				t.Fatalf("HTTP %d %s: err = %v, want ErrDeleteUnsupported", tc.status, tc.body, err)
+			err := e.Delete(t.Context(), dst.host+"/mirror/app:v1", Record{Tag: "v1", Digest: digestA})
+			if !errors.Is(err, store.ErrUnsupported) {
+				t.Fatalf("HTTP %d %s: err = %v, want store.ErrUnsupported", tc.status, tc.body, err)
 			}
 		}
 	})
 	t.Run("other errors", func(t *testing.T) {
 		dst := newTestRegistry(t)
+		e := testEngine(t, dst)
 		dst.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Method == http.MethodDelete {
 				w.Header().Set("Content-Type", "application/json")
@@ -202,11 +204,11 @@ func TestDelete(t *testing.T) {
 			}
 			return false
 		})
-		err := e.Delete(t.Context(), dst.host+"/mirror/app", "", digestA)
-		if err == nil || errors.Is(err, ErrDeleteUnsupported) || !strings.Contains(err.Error(), "DENIED") {
+		err := e.Delete(t.Context(), dst.host+"/mirror/app", Record{Digest: digestA})
+		if err == nil || errors.Is(err, store.ErrUnsupported) || !strings.Contains(err.Error(), "DENIED") {
 			t.Fatalf("err = %v", err)
 		}
-		if err := e.Delete(t.Context(), "", "", digestA); err == nil {
+		if err := e.Delete(t.Context(), "", Record{Digest: digestA}); err == nil {
 			t.Fatal("empty target accepted")
 		}
 	})

@@ -2,27 +2,25 @@ package mirror
 
 import (
 	"context"
-	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store/layout"
 )
 
 // Engine inspects, copies, checks and deletes mirrors. One Engine serves every resource of a
-// provider instance, so connections and tokens are shared across them.
+// provider instance, so what its stores keep between operations (connections, tokens, where
+// blobs are) is shared across them.
 type Engine struct {
-	client Client
-	jobs   int
-	log    Logger
-	xfer   transfers // shared by the copies of every resource (blobcopy.go)
+	schemes []store.Scheme // longest prefix first; the registry scheme ("") last
+	jobs    int
+	log     Logger
 
 	progressEvery time.Duration // between two progress messages of a copy (progress.go)
-
-	// noReferrersAPI holds the registries that showed they lack the referrers API, so later
-	// lookups, of any resource, read the fallback tag directly (referrers.go).
-	noReferrersAPI sync.Map // registry host → struct{}
 
 	// claims are what this Engine's mirrors planned and wrote, and the locks that keep copies
 	// and destroys in one repository apart (claims.go).
@@ -39,12 +37,20 @@ type Logger func(ctx context.Context, msg string, fields map[string]any)
 // Option configures an Engine.
 type Option func(*Engine)
 
-// WithClient sets how registries are reached. The default is go-containerregistry's own
-// behaviour (HTTPS, with its plain-HTTP fallback for localhost and private addresses; anonymous
-// access): enough for tests, while the provider always passes internal/registry's client.
-func WithClient(c Client) Option { return func(e *Engine) { e.client = c } }
+// WithScheme makes references with the scheme's prefix open its stores, in place of the scheme
+// of the same prefix. An Engine knows registry references (the default registry.Client: HTTPS
+// with verification, Docker config credentials) and OCI image layouts (oci-layout://) without
+// options; the provider passes the registry.Client of its configuration, and a new kind of
+// store is one more scheme (see ARCHITECTURE.md).
+func WithScheme(s store.Scheme) Option {
+	return func(e *Engine) {
+		e.schemes = slices.DeleteFunc(e.schemes, func(o store.Scheme) bool { return o.Prefix() == s.Prefix() })
+		e.schemes = append(e.schemes, s)
+		slices.SortStableFunc(e.schemes, func(a, b store.Scheme) int { return len(b.Prefix()) - len(a.Prefix()) })
+	}
+}
 
-// WithJobs bounds the concurrent transfers of one operation.
+// WithJobs bounds the concurrent requests and transfers of one operation.
 func WithJobs(n int) Option {
 	return func(e *Engine) {
 		if n > 0 {
@@ -56,32 +62,56 @@ func WithJobs(n int) Option {
 // WithLogger sets the progress logger.
 func WithLogger(l Logger) Option { return func(e *Engine) { e.log = l } }
 
-// DefaultJobs is the concurrency used when no WithJobs option is given.
-const DefaultJobs = 4
-
 // New returns an Engine.
 func New(opts ...Option) *Engine {
-	e := &Engine{client: defaultClient{}, jobs: DefaultJobs, log: func(context.Context, string, map[string]any) {}, progressEvery: defaultProgressEvery}
-	for _, o := range opts {
+	e := &Engine{jobs: registry.DefaultJobs, log: func(context.Context, string, map[string]any) {}, progressEvery: defaultProgressEvery}
+	defaults := []Option{WithScheme(layout.Scheme{})}
+	if c, err := registry.New(registry.Config{}); err == nil { // the zero Config is valid
+		defaults = append(defaults, WithScheme(c))
+	}
+	for _, o := range append(defaults, opts...) {
 		o(e)
 	}
 	return e
 }
 
-func (e *Engine) remote(ctx context.Context) []remote.Option {
-	return append(e.client.RemoteOptions(ctx), remote.WithContext(ctx), remote.WithJobs(e.jobs))
+// open parses a reference for role with the scheme its prefix names.
+func (e *Engine) open(ref string, role store.Role) (store.Location, error) {
+	bad := func(reason string) (store.Location, error) {
+		return store.Location{}, &ReferenceError{Role: role, Value: ref, Reason: reason}
+	}
+	if ref == "" {
+		return bad("it is empty")
+	}
+	if strings.TrimSpace(ref) != ref {
+		return bad("it has leading or trailing white space")
+	}
+	i := slices.IndexFunc(e.schemes, func(s store.Scheme) bool {
+		return strings.HasPrefix(ref, s.Prefix()) && (s.Prefix() != "" || !strings.Contains(ref, "://"))
+	})
+	if i < 0 {
+		return bad(e.schemeAdvice())
+	}
+	loc, err := e.schemes[i].Open(ref, role)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if _, writable := loc.Store.(store.Target); role == store.RoleTarget && !writable {
+		return bad(loc.Repository + " can be read from, not written to")
+	}
+	return loc, nil
 }
 
-type defaultClient struct{}
-
-func (defaultClient) ParseReference(s string) (name.Reference, error) { return name.ParseReference(s) }
-func (defaultClient) RemoteOptions(context.Context) []remote.Option   { return nil }
-func (defaultClient) Explain(err error, _ string) error               { return err }
-func (defaultClient) ListTags(ctx context.Context, repo name.Repository) ([]string, error) {
-	return remote.List(repo, remote.WithContext(ctx))
-}
-
-// explain wraps a registry error about ref with what it means: "<action> <ref>: <explained>".
-func (e *Engine) explain(action string, ref fmt.Stringer, err error) error {
-	return fmt.Errorf("%s %s: %w", action, ref, e.client.Explain(err, ref.String()))
+// schemeAdvice says how references are written, for a reference with an unknown scheme.
+func (e *Engine) schemeAdvice() string {
+	var registries string
+	var others []string
+	for _, s := range e.schemes {
+		if s.Prefix() == "" {
+			registries = s.Syntax()
+		} else {
+			others = append(others, s.Syntax())
+		}
+	}
+	return "write it without a scheme, as " + registries + ", or with one of these: " + strings.Join(others, "; ")
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store/layout"
 )
 
 var (
@@ -16,11 +18,12 @@ var (
 	fuzzTag    = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 )
 
-// FuzzParseImageRef checks the parsing of source and target references, with the default
-// client and with the provider's (which lists insecure registries): no panic; a refusal is a
-// *ReferenceError naming the attribute and the value; an accepted reference has a sha256 digest
-// or none, the tag written (or the default), and reads back the same from its String form.
-func FuzzParseImageRef(f *testing.F) {
+// FuzzParseReference checks the parsing of source and target references, with the default
+// registry client and with the provider's (which lists insecure registries): no panic; a refusal
+// is a *ReferenceError naming the role and the value; an accepted reference has a sha256 digest
+// or none, the tag written (or, for a source without digest, "latest"), and reads back the same
+// from its String form.
+func FuzzParseReference(f *testing.F) {
 	seeds := []string{
 		"nginx", "nginx:1.27", "nginx:", "nginx:@" + digestA, "library/nginx:latest", "docker.io/library/nginx",
 		"index.docker.io/library/nginx:1.27@" + digestA, "nginx@" + digestA, "nginx@", "@" + digestA,
@@ -36,96 +39,94 @@ func FuzzParseImageRef(f *testing.F) {
 		"oci-layout://./a b/c:docker.io/library/nginx:1.27", "oci-layout://d:r@" + digestA, "oci-layout://d:r\t",
 	}
 	for _, s := range seeds {
-		f.Add(s, "latest")
-		f.Add(s, "")
+		f.Add(s, true)
+		f.Add(s, false)
 	}
 	client, err := registry.New(registry.Config{InsecureRegistries: []string{"127.0.0.1:5000", "localhost:5000"}})
 	if err != nil {
 		f.Fatal(err)
 	}
-	engines := []*Engine{New(), New(WithClient(client))}
-	f.Fuzz(func(t *testing.T, s, defaultTag string) {
-		if !fuzzTag.MatchString(defaultTag) {
-			defaultTag = ""
+	engines := []*Engine{New(), New(WithScheme(client))}
+	f.Fuzz(func(t *testing.T, s string, source bool) {
+		role := store.RoleTarget
+		if source {
+			role = store.RoleSource
 		}
 		for _, e := range engines {
-			ref, err := e.parseImageRef("source", s, defaultTag)
+			loc, err := e.Parse(s, role)
 			if err != nil {
 				var rerr *ReferenceError
-				if !errors.As(err, &rerr) || rerr.Attribute != "source" || rerr.Value != s {
-					t.Fatalf("parseImageRef(%q) = %v, want a *ReferenceError about it", s, err)
+				if !errors.As(err, &rerr) || rerr.Role != role || rerr.Value != s {
+					t.Fatalf("Parse(%q) = %v, want a *ReferenceError about it", s, err)
 				}
 				continue
 			}
-			if IsLayout(s) {
-				checkFuzzedLayoutRef(t, e, s, ref)
+			if loc.Digest != "" && !fuzzDigest.MatchString(loc.Digest) {
+				t.Fatalf("Parse(%q): digest %q", s, loc.Digest)
+			}
+			if strings.HasPrefix(s, layout.Prefix) {
+				checkFuzzedLayoutRef(t, e, s, role, loc)
 				continue
 			}
 			if strings.Contains(s, "://") || strings.TrimSpace(s) != s {
-				t.Fatalf("parseImageRef(%q) accepted it: %s", s, ref)
+				t.Fatalf("Parse(%q) accepted it: %s", s, loc)
 			}
-			if ref.Digest != "" && !fuzzDigest.MatchString(ref.Digest) {
-				t.Fatalf("parseImageRef(%q): digest %q", s, ref.Digest)
+			if loc.Name != "" && !fuzzTag.MatchString(loc.Name) {
+				t.Fatalf("Parse(%q): tag %q", s, loc.Name)
 			}
-			if ref.Tag != "" && !fuzzTag.MatchString(ref.Tag) {
-				t.Fatalf("parseImageRef(%q): tag %q", s, ref.Tag)
-			}
-			// The tag written, else the default one when there is no digest.
+			// The tag written, else "latest" for a source without digest.
 			base, _, hasDigest := strings.Cut(s, "@")
-			wantTag := defaultTag
-			if hasDigest {
-				wantTag = ""
+			wantTag := ""
+			if source && !hasDigest {
+				wantTag = "latest"
 			}
-			if _, tag := splitTag(base); tag != "" || strings.HasSuffix(base, ":") {
-				wantTag = tag
+			if slash, colon := strings.LastIndex(base, "/"), strings.LastIndex(base, ":"); colon > slash {
+				wantTag = base[colon+1:]
 			}
-			if ref.Tag != wantTag {
-				t.Fatalf("parseImageRef(%q, default %q): tag %q, want %q", s, defaultTag, ref.Tag, wantTag)
-			}
-			if ref.Tag == "" && ref.Digest == "" && defaultTag != "" {
-				t.Fatalf("parseImageRef(%q): neither tag nor digest with default tag %q", s, defaultTag)
+			if loc.Name != wantTag {
+				t.Fatalf("Parse(%q): tag %q, want %q", s, loc.Name, wantTag)
 			}
 			// The String form reads back the same, also as a go-containerregistry reference.
-			again, err := e.parseImageRef("target", ref.String(), "")
+			again, err := e.Parse(loc.String(), store.RoleTarget)
 			if err != nil {
-				t.Fatalf("parseImageRef(%q) = %s, which does not parse again: %v", s, ref, err)
+				t.Fatalf("Parse(%q) = %s, which does not parse again: %v", s, loc, err)
 			}
-			if again.String() != ref.String() || again.Repo.Name() != ref.Repo.Name() {
-				t.Fatalf("parseImageRef(%q) = %s, which parses again as %s", s, ref, again)
+			if again.String() != loc.String() || again.Repository != loc.Repository {
+				t.Fatalf("Parse(%q) = %s, which parses again as %s", s, loc, again)
 			}
-			if ref.Tag != "" || ref.Digest != "" {
-				if _, err := name.ParseReference(ref.pinned().String()); err != nil {
-					t.Fatalf("parseImageRef(%q): pinned reference %s does not parse: %v", s, ref.pinned(), err)
-				}
+			if _, err := name.ParseReference(loc.String()); (loc.Name != "" || loc.Digest != "") && err != nil {
+				t.Fatalf("Parse(%q) = %s, which go-containerregistry does not parse: %v", s, loc, err)
 			}
-			// A target reference never makes Locate panic, and names the same repository.
-			if repo, _, err := e.Locate(Spec{Source: "registry.invalid/a/b:v1", Target: s}, digestA); err == nil && repo != ref.Repo.Name() {
-				t.Fatalf("Locate(%q) = %s, want %s", s, repo, ref.Repo.Name())
-			}
+			checkFuzzedLocate(t, e, s, loc)
 		}
 	})
 }
 
-// checkFuzzedLayoutRef checks an accepted layout reference: a path without ':' and '@', a
-// sha256 digest or none, a ref or a digest (a source), and a String form that reads back.
-func checkFuzzedLayoutRef(t *testing.T, e *Engine, s string, ref imageRef) {
-	if ref.Layout == nil || e.layoutOf(ref.Repo) == nil {
-		t.Fatalf("parseImageRef(%q) is not a layout: %+v", s, ref)
+// checkFuzzedLayoutRef checks an accepted layout reference: a path without ':' and '@', a ref
+// or a digest (a source), and a String form that reads back.
+func checkFuzzedLayoutRef(t *testing.T, e *Engine, s string, role store.Role, loc store.Location) {
+	path := strings.TrimPrefix(loc.Repository, layout.Prefix)
+	if path == "" || strings.ContainsAny(path, ":@") || !strings.HasPrefix(s, loc.Repository) {
+		t.Fatalf("Parse(%q): path %q", s, path)
 	}
-	if ref.Layout.Path == "" || strings.ContainsAny(ref.Layout.Path, ":@") {
-		t.Fatalf("parseImageRef(%q): path %q", s, ref.Layout.Path)
+	if role == store.RoleSource && loc.Name == "" && loc.Digest == "" {
+		t.Fatalf("Parse(%q): a source names neither ref nor digest", s)
 	}
-	if ref.Digest != "" && !fuzzDigest.MatchString(ref.Digest) {
-		t.Fatalf("parseImageRef(%q): digest %q", s, ref.Digest)
+	again, err := e.Parse(loc.String(), store.RoleTarget)
+	if err != nil || again.String() != loc.String() || again.Repository != loc.Repository {
+		t.Fatalf("Parse(%q) = %s, which parses again as %s (%v)", s, loc, again, err)
 	}
-	if ref.Layout.Name == "" && ref.Digest == "" {
-		t.Fatalf("parseImageRef(%q): a source names neither ref nor digest", s)
+	checkFuzzedLocate(t, e, s, loc)
+}
+
+// checkFuzzedLocate checks that a target reference never makes Locate panic, and names the same
+// repository.
+func checkFuzzedLocate(t *testing.T, e *Engine, s string, loc store.Location) {
+	digest := loc.Digest
+	if digest == "" {
+		digest = digestA
 	}
-	again, err := e.parseImageRef("target", ref.String(), "")
-	if err != nil || again.String() != ref.String() || again.Repo.Name() != ref.Repo.Name() {
-		t.Fatalf("parseImageRef(%q) = %s, which parses again as %s (%v)", s, ref, again, err)
-	}
-	if repo, _, err := e.Locate(Spec{Source: "registry.invalid/a/b:v1", Target: s}, ref.Digest); err != nil || repo != ref.repository() {
-		t.Fatalf("Locate(%q) = %s, %v; want %s", s, repo, err, ref.repository())
+	if repo, _, err := e.Locate(Spec{Source: "registry.invalid/a/b:v1", Target: s}, digest); err == nil && repo != loc.Repository {
+		t.Fatalf("Locate(%q) = %s, want %s", s, repo, loc.Repository)
 	}
 }

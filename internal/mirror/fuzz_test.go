@@ -8,6 +8,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
 )
 
 // fuzzChildIndex stands in for the filtered bytes of a kept nested index.
@@ -44,9 +46,9 @@ func FuzzFilteredIndex(f *testing.F) {
 		return testImage{Platform: "linux/amd64", Digest: d, MediaType: types.OCIManifestSchema1, Raw: []byte("{}")}
 	}
 	seeds := [][]byte{
-		indexJSON(types.OCIImageIndex, imageEntry(img(d1)), attestationEntry(img(d2), img(d1))),
-		indexJSON(types.DockerManifestList, imageEntry(img(d1)), imageEntry(img(d2))),
-		indexJSON(types.OCIImageIndex, entry{MediaType: types.OCIImageIndex, Digest: d1, Size: 3}, imageEntry(img(d2))),
+		registrytest.HandIndex(types.OCIImageIndex, registrytest.ImageEntry(img(d1)), registrytest.AttestationEntry(img(d2), img(d1))),
+		registrytest.HandIndex(types.DockerManifestList, registrytest.ImageEntry(img(d1)), registrytest.ImageEntry(img(d2))),
+		registrytest.HandIndex(types.OCIImageIndex, registrytest.Entry{MediaType: types.OCIImageIndex, Digest: d1, Size: 3}, registrytest.ImageEntry(img(d2))),
 		[]byte(`{}`),
 		[]byte(`{"schemaVersion":2,"manifests":[]}`),
 		[]byte(`{"manifests":null}`),

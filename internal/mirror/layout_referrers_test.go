@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +10,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store/layout"
 )
 
 // TestLayoutReferrers carries referrers over two hops, registry → layout → registry (and layout
@@ -21,10 +24,10 @@ func TestLayoutReferrers(t *testing.T) {
 	for _, dstAPI := range []bool{false, true} {
 		t.Run(fmt.Sprintf("target API %t", dstAPI), func(t *testing.T) {
 			src, dst := newTestRegistry(t), newRegistryWithReferrers(t, dstAPI)
-			f := newReferrersFixture(t, src)
-			e := testEngine()
+			f := newReferrersFixture(t, src.writer(t, "library/app"))
+			e := testEngine(t, src, dst)
 			dir := filepath.Join(t.TempDir(), "images")
-			layout := LayoutScheme + dir
+			lay := layout.Prefix + dir
 			wantReferrers := []Referrer{
 				f.oci(f.bundleAMD, f.images[0], exampleBundle),
 				f.cosign(f.sigAMD, f.images[0].Digest),
@@ -33,7 +36,7 @@ func TestLayoutReferrers(t *testing.T) {
 			}
 
 			// registry → layout
-			p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: layout, Attestations: true, Referrers: true})
+			p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: lay, Attestations: true, Referrers: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,15 +54,14 @@ func TestLayoutReferrers(t *testing.T) {
 			}
 			for _, r := range wantReferrers {
 				d, ok := byDigest[r.Digest]
-				if !ok || d.Annotations[AnnotationRefName] != r.Tag || d.Annotations[AnnotationBaseName] != "" {
+				if !ok || d.Annotations[store.AnnotationRefName] != r.Tag || d.Annotations[store.AnnotationBaseName] != "" {
 					t.Errorf("entry of %s: %+v", DescribeReferrer(r), d)
 				}
 				if r.Tag == "" && d.ArtifactType != r.ArtifactType {
 					t.Errorf("entry of %s: artifact type %q", r.Digest, d.ArtifactType)
 				}
 			}
-			l := &layoutStore{display: dir, dir: dir}
-			if !l.hasBlob(f.bundlePart.Digest, -1) {
+			if !hasLayoutBlob(dir, f.bundlePart.Digest) {
 				t.Error("the child of the referrer index is not in the layout")
 			}
 			before, _ := os.ReadFile(filepath.Join(dir, "index.json"))
@@ -71,15 +73,15 @@ func TestLayoutReferrers(t *testing.T) {
 			}
 
 			// layout → registry: the same referrers, found in the layout, land at the target.
-			target := dst.repo(t, "final/app")
-			p2, err := e.Plan(t.Context(), Spec{Source: layout + ":" + f.tag, Target: target.name(""), Attestations: true, Referrers: true})
+			target := dst.writer(t, "final/app")
+			p2, err := e.Plan(t.Context(), Spec{Source: lay + ":" + f.tag, Target: target.String(), Attestations: true, Referrers: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkReferrers(t, p2.Referrers, wantReferrers)
-			lookup, err := e.FindReferrers(t.Context(), layout+":"+f.tag, p2.ReferrerLookup.Subjects)
-			if err != nil || !lookup.Equal(p2.ReferrerLookup) {
-				t.Fatalf("FindReferrers in a layout: %+v, %v; plan %+v", lookup, err, p2.ReferrerLookup)
+			lookup, err := e.lookupReferrers(t.Context(), p2.src.Store, p2.ReferrerLookup.Subjects)
+			if err != nil || !lookup.Equal(*p2.ReferrerLookup) {
+				t.Fatalf("lookupReferrers in a layout: %+v, %v; plan %+v", lookup, err, p2.ReferrerLookup)
 			}
 			if _, err := e.Apply(t.Context(), p2); err != nil {
 				t.Fatal(err)
@@ -87,29 +89,29 @@ func TestLayoutReferrers(t *testing.T) {
 			if p2.Digest != f.digest {
 				t.Fatalf("digest %s, want %s", p2.Digest, f.digest)
 			}
-			checkTargetHolds(t, dst, p2)
+			checkTargetHolds(t, targetOf(t, e, p2), p2)
 			for _, sig := range []struct {
 				img     testImage
 				subject string
 			}{{f.sigTop, f.digest}, {f.sigAMD, f.images[0].Digest}} {
-				if got, _, status := dst.getRaw(t, target.path, cosignTag(sig.subject, ".sig")); status != http.StatusOK || string(got) != string(sig.img.Raw) {
+				if got, _, status := dst.getRaw(t, "final/app", registrytest.CosignTag(sig.subject, ".sig")); status != http.StatusOK || string(got) != string(sig.img.Raw) {
 					t.Errorf("cosign tag of %s: HTTP %d", sig.subject, status)
 				}
 			}
-			if got := listReferrers(t, target.repo, f.images[1].Digest); !slices.Equal(got, []string{f.sbomARM.Digest}) {
+			if got := registrytest.Referrers(t, target.String(), f.images[1].Digest); !slices.Equal(got, []string{f.sbomARM.Digest}) {
 				t.Errorf("referrers of arm64 at the final registry: %v", got)
 			}
-			if got := listReferrers(t, target.repo, f.images[0].Digest); !slices.Equal(got, []string{f.bundleAMD.Digest}) {
+			if got := registrytest.Referrers(t, target.String(), f.images[0].Digest); !slices.Equal(got, []string{f.bundleAMD.Digest}) {
 				t.Errorf("referrers of amd64 at the final registry: %v", got)
 			}
-			if d, err := e.Check(t.Context(), Expected{Target: target.name(""), Tag: p2.TargetTag, Digest: p2.Digest, Referrers: p2.Referrers}); err != nil ||
+			if d, err := e.Check(t.Context(), target.String(), p2.Record); err != nil ||
 				len(d.MissingReferrers) != 0 {
 				t.Fatalf("check at the final registry: %+v %v", d, err)
 			}
 
 			// layout → layout
 			dir2 := filepath.Join(t.TempDir(), "images")
-			p3, err := e.Plan(t.Context(), Spec{Source: layout + ":" + f.tag, Target: LayoutScheme + dir2, Attestations: true, Referrers: true})
+			p3, err := e.Plan(t.Context(), Spec{Source: lay + ":" + f.tag, Target: layout.Prefix + dir2, Attestations: true, Referrers: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,21 +124,19 @@ func TestLayoutReferrers(t *testing.T) {
 			}
 
 			// drift in the layout: a cosign entry gone, an OCI referrer's manifest file gone
-			want := Expected{Target: layout, Tag: p.TargetTag, Digest: p.Digest, Referrers: p.Referrers}
-			if d, err := e.Check(t.Context(), want); err != nil || d.Drifted(want) {
+			want := p.Record
+			if d, err := e.Check(t.Context(), lay, want); err != nil || d.Drifted(want) {
 				t.Fatalf("drift right after apply: %+v %v", d, err)
 			}
-			if err := l.update(func(es []v1.Descriptor) ([]v1.Descriptor, bool) {
+			editLayoutIndex(t, dir, func(es []v1.Descriptor) []v1.Descriptor {
 				return slices.DeleteFunc(es, func(d v1.Descriptor) bool {
-					return d.Annotations[AnnotationRefName] == cosignTag(f.images[0].Digest, ".sig")
-				}), true
-			}); err != nil {
+					return d.Annotations[store.AnnotationRefName] == registrytest.CosignTag(f.images[0].Digest, ".sig")
+				})
+			})
+			if err := os.Remove(layoutBlob(dir, f.sbomARM.Digest)); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Remove(l.blobPath(f.sbomARM.Digest)); err != nil {
-				t.Fatal(err)
-			}
-			d, err := e.Check(t.Context(), want)
+			d, err := e.Check(t.Context(), lay, want)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,26 +147,26 @@ func TestLayoutReferrers(t *testing.T) {
 			if _, err := e.Apply(t.Context(), p); err != nil { // repair
 				t.Fatal(err)
 			}
-			if d, err := e.Check(t.Context(), want); err != nil || d.Drifted(want) {
+			if d, err := e.Check(t.Context(), lay, want); err != nil || d.Drifted(want) {
 				t.Fatalf("after repair: %+v %v", d, err)
 			}
 
 			// destroy: a second mirror of the same index keeps the referrers; the last one
 			// takes them along, and every blob.
-			other, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: layout + ":other", Attestations: true})
+			other, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: lay + ":other", Attestations: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := e.Apply(t.Context(), other); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.Delete(t.Context(), layout, p.TargetTag, p.Digest); err != nil {
+			if err := e.Delete(t.Context(), lay, p.Record); err != nil {
 				t.Fatal(err)
 			}
-			if got := checkLayoutStructure(t, dir); len(got) != 5 || got[len(got)-1].Annotations[AnnotationRefName] == f.tag {
+			if got := checkLayoutStructure(t, dir); len(got) != 5 || got[len(got)-1].Annotations[store.AnnotationRefName] == f.tag {
 				t.Fatalf("after destroying one of two mirrors: %+v", got)
 			}
-			if err := e.Delete(t.Context(), layout, "other", other.Digest); err != nil {
+			if err := e.Delete(t.Context(), lay, other.Record); err != nil {
 				t.Fatal(err)
 			}
 			files, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
@@ -181,11 +181,11 @@ func TestLayoutReferrers(t *testing.T) {
 // mirror's, and entries with a subject that carry a ref name.
 func TestLayoutReferrersKeepOthers(t *testing.T) {
 	src := newTestRegistry(t)
-	f := newReferrersFixture(t, src)
-	e := testEngine()
+	f := newReferrersFixture(t, src.writer(t, "library/app"))
+	e := testEngine(t, src)
 	dir := t.TempDir()
-	layout := LayoutScheme + dir
-	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: layout, Attestations: true, Referrers: true, Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter})
+	lay := layout.Prefix + dir
+	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: lay, Attestations: true, Referrers: true, Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,19 +194,16 @@ func TestLayoutReferrersKeepOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// someone adds a named entry for the SBOM
-	l := &layoutStore{display: dir, dir: dir}
-	if err := l.update(func(es []v1.Descriptor) ([]v1.Descriptor, bool) {
+	editLayoutIndex(t, dir, func(es []v1.Descriptor) []v1.Descriptor {
 		d := es[1]
-		d.Annotations = map[string]string{AnnotationRefName: "sbom"}
-		return append(es, d), true
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Delete(t.Context(), layout, p.TargetTag, p.Digest); err != nil {
+		d.Annotations = map[string]string{store.AnnotationRefName: "sbom"}
+		return append(es, d)
+	})
+	if err := e.Delete(t.Context(), lay, p.Record); err != nil {
 		t.Fatal(err)
 	}
 	got := checkLayoutStructure(t, dir)
-	if len(got) != 1 || got[0].Annotations[AnnotationRefName] != "sbom" || got[0].Digest.String() != f.sbomARM.Digest {
+	if len(got) != 1 || got[0].Annotations[store.AnnotationRefName] != "sbom" || got[0].Digest.String() != f.sbomARM.Digest {
 		t.Fatalf("entries %+v", got)
 	}
 }
@@ -215,31 +212,28 @@ func TestLayoutReferrersKeepOthers(t *testing.T) {
 // the fallback tag sha256-<hex> (an index of referrers) gives them as well.
 func TestLayoutFallbackTagEntry(t *testing.T) {
 	src := newTestRegistry(t)
-	f := newReferrersFixture(t, src)
-	e := testEngine()
+	f := newReferrersFixture(t, src.writer(t, "library/app"))
+	e := testEngine(t, src)
 	dir := t.TempDir()
-	layout := LayoutScheme + dir
-	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: layout, Attestations: true, Referrers: true, Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter})
+	lay := layout.Prefix + dir
+	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: lay, Attestations: true, Referrers: true, Platforms: []string{"linux/arm64"}, IndexMode: ModeFilter})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Apply(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
-	l := &layoutStore{display: dir, dir: dir}
-	raw := indexJSON(types.OCIImageIndex, imageEntry(f.sbomARM))
-	h, _ := v1.NewHash(sha256Digest(raw))
-	if _, err := l.writeBlob(v1.Descriptor{Digest: h, Size: int64(len(raw))}, bytes.NewReader(raw)); err != nil {
+	raw := registrytest.HandIndex(types.OCIImageIndex, registrytest.ImageEntry(f.sbomARM))
+	if err := os.WriteFile(layoutBlob(dir, sha256Digest(raw)), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.update(func(es []v1.Descriptor) ([]v1.Descriptor, bool) {
+	h, _ := v1.NewHash(sha256Digest(raw))
+	editLayoutIndex(t, dir, func(es []v1.Descriptor) []v1.Descriptor {
 		es = slices.DeleteFunc(es, func(d v1.Descriptor) bool { return d.Digest.String() == f.sbomARM.Digest })
 		return append(es, v1.Descriptor{MediaType: types.OCIImageIndex, Digest: h, Size: int64(len(raw)),
-			Annotations: map[string]string{AnnotationRefName: cosignTag(f.images[1].Digest, "")}}), true
-	}); err != nil {
-		t.Fatal(err)
-	}
-	p2, err := e.Plan(t.Context(), Spec{Source: layout + ":" + f.tag, Attestations: true, Referrers: true})
+			Annotations: map[string]string{store.AnnotationRefName: registrytest.CosignTag(f.images[1].Digest, "")}})
+	})
+	p2, err := e.Plan(t.Context(), Spec{Source: lay + ":" + f.tag, Attestations: true, Referrers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,17 @@
 // Package mirror is the engine of terraform-provider-zarf: it inspects a source image (index or
-// single manifest), selects platforms, computes what a target registry will hold, copies it in
-// a safe order, detects drift with HEAD requests and deletes mirrors. It has no Terraform
-// imports: the provider layer only translates between Terraform values and these types.
+// single manifest), selects platforms, computes what a target will hold, copies it in a safe
+// order, detects drift and deletes mirrors. It reaches images only through the store seam
+// (internal/store): a reference is parsed once into a store and a name, and from then on plan,
+// apply, check, delete and referrers run one code path whatever the store. It owns the record of
+// a mirror (record.go) and has no Terraform imports: the provider only translates between
+// Terraform values and these types. ARCHITECTURE.md at the repository root describes the layers
+// and the order of operations.
+//
+// The files read bottom-up: platform.go, selection.go, tree.go, walk.go and output.go build the
+// source tree; plan.go and referrers_find.go make a Plan; copyorder.go, blobcopy.go, repair.go,
+// apply.go and referrers_copy.go carry it out; check.go, delete.go, record.go and replan.go serve
+// refresh, destroy and plan of an existing mirror.
 package mirror
-
-import (
-	"context"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-)
 
 // IndexMode says what the target gets when the source is an index.
 type IndexMode string
@@ -25,27 +27,14 @@ const (
 // IndexModes lists the valid index modes, for validation and documentation.
 var IndexModes = []IndexMode{ModePreserve, ModeFilter}
 
-// Client is how the engine reaches registries: reference parsing (which decides plain HTTP per
-// host) and the options every go-containerregistry call gets (transport, auth, retries).
-type Client interface {
-	ParseReference(s string) (name.Reference, error)
-	RemoteOptions(ctx context.Context) []remote.Option
-	// Explain turns a registry error about ref into one that says what went wrong and what to
-	// do (which registry, which credentials, which setting), keeping the chain for errors.As.
-	Explain(err error, ref string) error
-	// ListTags lists every tag of repo (every page of the registry's tag list), with no
-	// manifest requests.
-	ListTags(ctx context.Context, repo name.Repository) ([]string, error)
-}
-
 // Spec is what the user asked for.
 type Spec struct {
-	// Source is the image to mirror: tag, digest or tag@digest.
+	// Source is the image to mirror: tag, digest or tag@digest, of any scheme.
 	Source string
-	// SourceDigest, when set, pins the source: the engine reads the source repository at this
-	// digest instead of resolving the tag again (apply copies what the plan resolved).
+	// SourceDigest, when set, pins the source: the engine reads the source at this digest
+	// instead of resolving the tag again (apply copies what the plan resolved).
 	SourceDigest string
-	// Target is the target repository, optionally with :tag or @digest. Empty for inspection
+	// Target is where the image goes, optionally with :tag or @digest. Empty for inspection
 	// only (the data source).
 	Target string
 	// Platforms selects images by os/arch[/variant]; empty means every platform.
@@ -61,12 +50,13 @@ type Spec struct {
 	MaxBytes int64
 }
 
-// Manifest describes one copied image manifest that has a platform.
+// Manifest describes one copied manifest: an image of a platform, or, without Platform, an
+// index or a manifest without a platform (an attestation or artifact).
 type Manifest struct {
-	Platform  string
-	Digest    string
-	MediaType string
-	Size      int64
+	Platform  string `json:"platform"`
+	Digest    string `json:"digest"`
+	MediaType string `json:"media_type"`
+	Size      int64  `json:"size"`
 }
 
 // Stats counts what an Apply did; tests, benchmarks and progress logs use it.
@@ -80,11 +70,11 @@ type Stats struct {
 	BlobsUploaded int
 	BytesUploaded int64
 	// BlobsMounted were mounted from another repository of the target registry: the source
-	// repository when source and target share the registry, or a repository this Engine
-	// copied the blob to before.
+	// repository when source and target share the registry, or a repository the registry
+	// client copied the blob to before.
 	BlobsMounted int
-	// BlobsSkipped were already there: found by a HEAD request, or listed by an image
-	// manifest that the target already holds (whose blobs are then not checked one by one).
+	// BlobsSkipped were already there: found by the target, or listed by an image manifest
+	// that the target already holds (whose blobs are then not checked one by one).
 	BlobsSkipped int
 	// ManifestsPushed counts the manifests pushed by digest; ManifestsSkipped those the target
 	// already held. The tag is not counted.

@@ -11,36 +11,39 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // nestedFixture: top index = [inner index, s390x image]; inner index = [amd64, arm64, attestation
 // of amd64].
 type nestedFixture struct {
-	repo                *testRepo
+	w                   *registrytest.Writer
 	amd64, arm64, s390x testImage
 	att                 testImage
 	inner, top          []byte
 }
 
-func newNestedFixture(t *testing.T, reg *testRegistry) *nestedFixture {
-	repo := reg.repo(t, "src/nested")
-	f := &nestedFixture{repo: repo}
-	f.amd64 = repo.image("linux/amd64", false)
-	f.arm64 = repo.image("linux/arm64", false)
-	f.s390x = repo.image("linux/s390x", false)
-	f.att = repo.attestation()
-	f.inner = indexJSON(types.OCIImageIndex, imageEntry(f.amd64), imageEntry(f.arm64), attestationEntry(f.att, f.amd64))
-	repo.pushManifest("", f.inner, types.OCIImageIndex)
-	f.top = indexJSON(types.OCIImageIndex, indexEntry(f.inner, types.OCIImageIndex), imageEntry(f.s390x))
-	repo.pushManifest("v1", f.top, types.OCIImageIndex)
+func newNestedFixture(w *registrytest.Writer) *nestedFixture {
+	f := &nestedFixture{w: w}
+	f.amd64 = w.HandImage("linux/amd64", false)
+	f.arm64 = w.HandImage("linux/arm64", false)
+	f.s390x = w.HandImage("linux/s390x", false)
+	f.att = w.HandAttestation(f.amd64)
+	f.inner = registrytest.HandIndex(types.OCIImageIndex, registrytest.ImageEntry(f.amd64), registrytest.ImageEntry(f.arm64),
+		registrytest.AttestationEntry(f.att, f.amd64))
+	w.Raw("", types.OCIImageIndex, f.inner)
+	f.top = registrytest.HandIndex(types.OCIImageIndex, registrytest.IndexEntry(f.inner, types.OCIImageIndex), registrytest.ImageEntry(f.s390x))
+	w.Raw("v1", types.OCIImageIndex, f.top)
 	return f
 }
 
 func TestPlanNestedIndex(t *testing.T) {
-	reg := newTestRegistry(t)
-	f := newNestedFixture(t, reg)
-	e := testEngine()
-	src := f.repo.name(":v1")
+	env := newMemoryEnv()
+	f := newNestedFixture(env.writer(t, "library/nested"))
+	e := env.e
+	src := f.w.String() + ":v1"
 
 	t.Run("preserve all", func(t *testing.T) {
 		p, err := e.Plan(t.Context(), Spec{Source: src, Attestations: true})
@@ -129,24 +132,24 @@ func TestPlanNestedIndex(t *testing.T) {
 // TestPlanNestingDepth builds chains of indexes: MaxNestingDepth indexes are walked, one more
 // is refused.
 func TestPlanNestingDepth(t *testing.T) {
-	reg := newTestRegistry(t)
-	repo := reg.repo(t, "src/deep")
-	img := repo.image("linux/amd64", false)
-	raw := indexJSON(types.OCIImageIndex, imageEntry(img))
-	repo.pushManifest("depth1", raw, types.OCIImageIndex)
+	env := newMemoryEnv()
+	repo := env.writer(t, "library/deep")
+	img := repo.HandImage("linux/amd64", false)
+	raw := registrytest.HandIndex(types.OCIImageIndex, registrytest.ImageEntry(img))
+	repo.Raw("depth1", types.OCIImageIndex, raw)
 	for depth := 2; depth <= MaxNestingDepth+1; depth++ {
-		raw = indexJSON(types.OCIImageIndex, indexEntry(raw, types.OCIImageIndex))
-		repo.pushManifest(fmt.Sprintf("depth%d", depth), raw, types.OCIImageIndex)
+		raw = registrytest.HandIndex(types.OCIImageIndex, registrytest.IndexEntry(raw, types.OCIImageIndex))
+		repo.Raw(fmt.Sprintf("depth%d", depth), types.OCIImageIndex, raw)
 	}
-	e := testEngine()
-	p, err := e.Plan(t.Context(), Spec{Source: repo.name(fmt.Sprintf(":depth%d", MaxNestingDepth)), Platforms: []string{"linux/amd64"}, IndexMode: ModeFilter})
+	e := env.e
+	p, err := e.Plan(t.Context(), Spec{Source: repo.String() + fmt.Sprintf(":depth%d", MaxNestingDepth), Platforms: []string{"linux/amd64"}, IndexMode: ModeFilter})
 	if err != nil {
 		t.Fatalf("%d nested indexes: %v", MaxNestingDepth, err)
 	}
-	if len(p.Copied) != MaxNestingDepth+1 || !slices.Equal(p.Manifests, wantManifests(img)) {
-		t.Fatalf("Copied = %v", p.Copied)
+	if len(p.Children) != MaxNestingDepth || !slices.Equal(p.Manifests, wantManifests(img)) {
+		t.Fatalf("Children = %v", p.Children)
 	}
-	_, err = e.Plan(t.Context(), Spec{Source: repo.name(fmt.Sprintf(":depth%d", MaxNestingDepth+1))})
+	_, err = e.Plan(t.Context(), Spec{Source: repo.String() + fmt.Sprintf(":depth%d", MaxNestingDepth+1)})
 	if err == nil || !strings.Contains(err.Error(), "nested deeper") {
 		t.Fatalf("%d nested indexes: err = %v", MaxNestingDepth+1, err)
 	}
@@ -174,9 +177,13 @@ func putAt(t *testing.T, reg *testRegistry, repo, reference string, raw []byte, 
 
 func TestWalkRejectsBrokenGraphs(t *testing.T) {
 	reg := newTestRegistry(t)
-	repo := reg.repo(t, "src/broken")
-	img := repo.image("linux/amd64", false)
-	e := testEngine()
+	repo := reg.writer(t, "src/broken")
+	img := repo.HandImage("linux/amd64", false)
+	e := testEngine(t, reg)
+	src, err := e.Parse(repo.String(), store.RoleTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fake := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("c", 64)}
 
 	walkRoot := func(t *testing.T, raw []byte) error {
@@ -186,31 +193,31 @@ func TestWalkRejectsBrokenGraphs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return e.walk(t.Context(), repo.repo, root, sel, 0, nil)
+		return e.walk(t.Context(), src.Store, root, sel, 0, nil)
 	}
 
 	t.Run("self loop", func(t *testing.T) {
-		raw := indexJSON(types.OCIImageIndex, entry{MediaType: types.OCIImageIndex, Digest: fake.String(), Size: 10})
+		raw := registrytest.HandIndex(types.OCIImageIndex, registrytest.Entry{MediaType: types.OCIImageIndex, Digest: fake.String(), Size: 10})
 		if err := walkRoot(t, raw); err == nil || !strings.Contains(err.Error(), "loop") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("loop through a child", func(t *testing.T) {
 		// The child lists the root's digest; the registry needs something at that digest.
-		putAt(t, reg, repo.path, fake.String(), img.Raw, img.MediaType)
-		child := indexJSON(types.OCIImageIndex, entry{MediaType: types.OCIImageIndex, Digest: fake.String(), Size: 10})
-		repo.pushManifest("", child, types.OCIImageIndex)
-		raw := indexJSON(types.OCIImageIndex, indexEntry(child, types.OCIImageIndex))
+		putAt(t, reg, "src/broken", fake.String(), img.Raw, img.MediaType)
+		child := registrytest.HandIndex(types.OCIImageIndex, registrytest.Entry{MediaType: types.OCIImageIndex, Digest: fake.String(), Size: 10})
+		repo.Raw("", types.OCIImageIndex, child)
+		raw := registrytest.HandIndex(types.OCIImageIndex, registrytest.IndexEntry(child, types.OCIImageIndex))
 		if err := walkRoot(t, raw); err == nil || !strings.Contains(err.Error(), "loop") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("too many entries", func(t *testing.T) {
-		entries := make([]entry, MaxIndexEntries+1)
+		entries := make([]registrytest.Entry, MaxIndexEntries+1)
 		for i := range entries {
-			entries[i] = imageEntry(img)
+			entries[i] = registrytest.ImageEntry(img)
 		}
-		if err := walkRoot(t, indexJSON(types.OCIImageIndex, entries...)); err == nil || !strings.Contains(err.Error(), "entries") {
+		if err := walkRoot(t, registrytest.HandIndex(types.OCIImageIndex, entries...)); err == nil || !strings.Contains(err.Error(), "entries") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -228,25 +235,26 @@ func TestWalkRejectsBrokenGraphs(t *testing.T) {
 	t.Run("registry serves other bytes", func(t *testing.T) {
 		// The index lists a digest under which the registry serves different bytes.
 		wrong := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("d", 64)}
-		putAt(t, reg, repo.path, wrong.String(), img.Raw, img.MediaType)
-		raw := indexJSON(types.OCIImageIndex, entry{MediaType: img.MediaType, Digest: wrong.String(), Size: len(img.Raw), Platform: "linux/amd64"})
-		repo.pushManifest("wrong", raw, types.OCIImageIndex)
-		_, err := e.Plan(t.Context(), Spec{Source: repo.name(":wrong")})
+		putAt(t, reg, "src/broken", wrong.String(), img.Raw, img.MediaType)
+		raw := registrytest.HandIndex(types.OCIImageIndex, registrytest.Entry{MediaType: img.MediaType, Digest: wrong.String(), Size: len(img.Raw), Platform: "linux/amd64"})
+		repo.Raw("wrong", types.OCIImageIndex, raw)
+		_, err := e.Plan(t.Context(), Spec{Source: repo.String() + ":wrong"})
 		if err == nil || !strings.Contains(err.Error(), wrong.String()) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("missing child", func(t *testing.T) {
 		missing := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("e", 64)}
-		raw := indexJSON(types.OCIImageIndex, entry{MediaType: img.MediaType, Digest: missing.String(), Size: 10, Platform: "linux/amd64"})
+		raw := registrytest.HandIndex(types.OCIImageIndex, registrytest.Entry{MediaType: img.MediaType, Digest: missing.String(), Size: 10, Platform: "linux/amd64"})
 		if err := walkRoot(t, raw); err == nil || !strings.Contains(err.Error(), missing.String()) {
 			t.Fatalf("err = %v", err)
 		}
 		// Not selected: not read, so no error.
 		sel, _ := newSelector(Spec{Platforms: []string{"linux/arm64"}})
-		raw = indexJSON(types.OCIImageIndex, entry{MediaType: img.MediaType, Digest: missing.String(), Size: 10, Platform: "linux/amd64"}, imageEntry(repo.image("linux/arm64", false)))
+		raw = registrytest.HandIndex(types.OCIImageIndex, registrytest.Entry{MediaType: img.MediaType, Digest: missing.String(), Size: 10, Platform: "linux/amd64"},
+			registrytest.ImageEntry(repo.HandImage("linux/arm64", false)))
 		root := &node{desc: v1.Descriptor{Digest: fake}, raw: raw, isIndex: true}
-		if err := e.walk(t.Context(), repo.repo, root, sel, 0, nil); err != nil {
+		if err := e.walk(t.Context(), src.Store, root, sel, 0, nil); err != nil {
 			t.Fatalf("unselected missing child: %v", err)
 		}
 	})
@@ -256,25 +264,25 @@ func TestWalkRejectsBrokenGraphs(t *testing.T) {
 // decoder (the last one) and two to a key-by-key filter; filter mode must refuse it rather than
 // list entries other than those it selected and copies.
 func TestPlanFilterAmbiguousIndex(t *testing.T) {
-	reg := newTestRegistry(t)
-	repo := reg.repo(t, "src/ambiguous")
-	amd64 := repo.image("linux/amd64", false)
-	arm64 := repo.image("linux/arm64", false)
+	env := newMemoryEnv()
+	repo := env.writer(t, "library/ambiguous")
+	amd64 := repo.HandImage("linux/amd64", false)
+	arm64 := repo.HandImage("linux/arm64", false)
 	list := func(img testImage) string {
 		return fmt.Sprintf(`[{"mediaType":%q,"digest":%q,"size":%d,"platform":{"os":"linux","architecture":%q}}]`,
 			img.MediaType, img.Digest, len(img.Raw), strings.Split(img.Platform, "/")[1])
 	}
 	raw := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":` + list(amd64) + `,"MANIFESTS":` + list(arm64) + `}`)
-	repo.pushManifest("v1", raw, types.OCIImageIndex)
-	e := testEngine()
-	p, err := e.Plan(t.Context(), Spec{Source: repo.name(":v1")})
+	repo.Raw("v1", types.OCIImageIndex, raw)
+	e := env.e
+	p, err := e.Plan(t.Context(), Spec{Source: repo.String() + ":v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Digest != sha256Digest(raw) || len(p.Manifests) != 1 {
 		t.Fatalf("preserve: %+v", p.Manifests)
 	}
-	_, err = e.Plan(t.Context(), Spec{Source: repo.name(":v1"), IndexMode: ModeFilter})
+	_, err = e.Plan(t.Context(), Spec{Source: repo.String() + ":v1", IndexMode: ModeFilter})
 	if err == nil || !strings.Contains(err.Error(), "differ only in case") {
 		t.Fatalf("filter: err = %v", err)
 	}

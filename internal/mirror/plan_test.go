@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 func digestsOf(imgs ...testImage) []string {
@@ -30,8 +34,8 @@ func wantManifests(imgs ...testImage) []Manifest {
 }
 
 func TestPlanOCIIndex(t *testing.T) {
-	reg := newTestRegistry(t)
-	f := newIndexFixture(t, reg, "src/app", false)
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
 	amd64, arm64, armv7 := f.images[0], f.images[1], f.images[2]
 	attAmd64, attArm64, attArmv7 := f.atts[0], f.atts[1], f.atts[2]
 	allPlatforms := []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}
@@ -115,7 +119,7 @@ func TestPlanOCIIndex(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := testEngine()
+			e := env.e
 			spec := tc.spec
 			spec.Source = f.ref()
 			p, err := e.Plan(t.Context(), spec)
@@ -150,7 +154,7 @@ func TestPlanOCIIndex(t *testing.T) {
 					t.Fatalf("Digest %s is not the digest of the new index bytes", p.Digest)
 				}
 				checkFilteredIndex(t, f.index, top, tc.keptEntries)
-				again, err := testEngine().Plan(t.Context(), spec)
+				again, err := env.engine().Plan(t.Context(), spec)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -172,13 +176,8 @@ func TestPlanOCIIndex(t *testing.T) {
 	}
 }
 
-func copiedDigests(p *Plan) []string {
-	var out []string
-	for _, m := range p.Copied {
-		out = append(out, m.Digest)
-	}
-	return out
-}
+// copiedDigests are the digests of every copied manifest, the top last.
+func copiedDigests(p *Plan) []string { return append(p.ChildDigests(), p.Digest) }
 
 // checkCopied checks the media type, size and platform of every copied manifest.
 func checkCopied(t *testing.T, p *Plan, imgs []testImage, top []byte) {
@@ -187,9 +186,9 @@ func checkCopied(t *testing.T, p *Plan, imgs []testImage, top []byte) {
 	for _, m := range wantManifests(imgs...) {
 		want[m.Digest] = m
 	}
-	for _, m := range p.Copied {
+	for _, m := range p.Children {
 		if want[m.Digest] != m {
-			t.Fatalf("Copied lists %+v, want %+v", m, want[m.Digest])
+			t.Fatalf("Children lists %+v, want %+v", m, want[m.Digest])
 		}
 	}
 }
@@ -271,9 +270,9 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 }
 
 func TestPlanOCIIndexSharedLayerCountedOnce(t *testing.T) {
-	reg := newTestRegistry(t)
-	f := newIndexFixture(t, reg, "src/shared", false)
-	p, err := testEngine().Plan(t.Context(), Spec{Source: f.ref(), Platforms: []string{"linux/amd64", "linux/arm64"}})
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/shared"), false)
+	p, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Platforms: []string{"linux/amd64", "linux/arm64"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +290,7 @@ func TestPlanOCIIndexSharedLayerCountedOnce(t *testing.T) {
 		t.Fatalf("plan copies %d distinct blobs, want 5", got)
 	}
 	// Attestation configs are identical: all three share one config blob, counted once.
-	all, err := testEngine().Plan(t.Context(), Spec{Source: f.ref(), Attestations: true})
+	all, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Attestations: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,9 +303,10 @@ func TestPlanOCIIndexSharedLayerCountedOnce(t *testing.T) {
 }
 
 func TestPlanErrors(t *testing.T) {
-	reg := newTestRegistry(t)
-	f := newIndexFixture(t, reg, "src/app", false)
-	e := testEngine()
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	e := env.e
+	dst := env.dst.Prefix() + "mirror/app"
 
 	t.Run("unknown platform", func(t *testing.T) {
 		_, err := e.Plan(t.Context(), Spec{Source: f.ref(), Platforms: []string{"linux/amd64", "linux/s390x", "windows/amd64"}})
@@ -373,7 +373,7 @@ func TestPlanErrors(t *testing.T) {
 		}
 	})
 	t.Run("target digest mismatch", func(t *testing.T) {
-		target := reg.host + "/dst/app@" + digestA
+		target := dst + "@" + digestA
 		_, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: target})
 		var merr *TargetDigestMismatchError
 		if !errors.As(err, &merr) {
@@ -387,33 +387,33 @@ func TestPlanErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Plan(t.Context(), Spec{Source: f.ref(), Platforms: []string{"linux/amd64"}, IndexMode: ModeFilter, Target: reg.host + "/dst/app@" + f.digest}); !errors.As(err, &merr) {
+		if _, err := e.Plan(t.Context(), Spec{Source: f.ref(), Platforms: []string{"linux/amd64"}, IndexMode: ModeFilter, Target: dst + "@" + f.digest}); !errors.As(err, &merr) {
 			t.Fatalf("filter mode pinned to the source digest: %v", err)
 		}
-		if _, err := e.Plan(t.Context(), Spec{Source: f.ref(), Platforms: []string{"linux/amd64"}, IndexMode: ModeFilter, Target: reg.host + "/dst/app@" + fp.Digest}); err != nil {
+		if _, err := e.Plan(t.Context(), Spec{Source: f.ref(), Platforms: []string{"linux/amd64"}, IndexMode: ModeFilter, Target: dst + "@" + fp.Digest}); err != nil {
 			t.Fatalf("filter mode pinned to its digest: %v", err)
 		}
 	})
 	t.Run("bad target", func(t *testing.T) {
-		_, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: "https://" + reg.host + "/dst"})
+		_, err := e.Plan(t.Context(), Spec{Source: f.ref(), Target: "https://registry.example/dst"})
 		var rerr *ReferenceError
-		if !errors.As(err, &rerr) || rerr.Attribute != "target" {
+		if !errors.As(err, &rerr) || rerr.Role != store.RoleTarget {
 			t.Fatalf("err = %v, want a target *ReferenceError", err)
 		}
 	})
 	t.Run("source missing", func(t *testing.T) {
-		_, err := e.Plan(t.Context(), Spec{Source: f.repo.name(":nope")})
-		if err == nil || !strings.Contains(err.Error(), f.repo.name(":nope")) {
+		_, err := e.Plan(t.Context(), Spec{Source: f.name(":nope")})
+		if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "nope") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 }
 
 func TestPlanTargets(t *testing.T) {
-	reg := newTestRegistry(t)
-	f := newIndexFixture(t, reg, "src/app", false)
-	e := testEngine()
-	dst := reg.host + "/dst/app"
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	e := env.e
+	dst := env.dst.Prefix() + "mirror/app"
 	cases := []struct {
 		name, source, target string
 		tag                  string
@@ -422,10 +422,10 @@ func TestPlanTargets(t *testing.T) {
 		{"target tag", f.ref(), dst + ":prod", "prod"},
 		{"target digest keeps source tag", f.ref(), dst + "@" + f.digest, "v1"},
 		{"target tag and digest", f.ref(), dst + ":prod@" + f.digest, "prod"},
-		{"digest-only source, tagless target", f.repo.name("@" + f.digest), dst, ""},
-		{"digest-only source, target digest", f.repo.name("@" + f.digest), dst + "@" + f.digest, ""},
-		{"digest-only source, target tag", f.repo.name("@" + f.digest), dst + ":prod", "prod"},
-		{"tag@digest source", f.repo.name(":v1@" + f.digest), dst, "v1"},
+		{"digest-only source, tagless target", f.name("@" + f.digest), dst, ""},
+		{"digest-only source, target digest", f.name("@" + f.digest), dst + "@" + f.digest, ""},
+		{"digest-only source, target tag", f.name("@" + f.digest), dst + ":prod", "prod"},
+		{"tag@digest source", f.name(":v1@" + f.digest), dst, "v1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -433,8 +433,8 @@ func TestPlanTargets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.TargetRepository != dst || p.TargetTag != tc.tag {
-				t.Fatalf("target %q %q", p.TargetRepository, p.TargetTag)
+			if p.Repository != dst || p.Tag != tc.tag {
+				t.Fatalf("target %q %q", p.Repository, p.Tag)
 			}
 			if p.ID() != dst+"@"+f.digest {
 				t.Fatalf("ID = %s", p.ID())
@@ -452,14 +452,14 @@ func TestPlanTargets(t *testing.T) {
 
 // TestPlanDigestPins checks that a digest in the source (or Spec.SourceDigest) wins over the tag.
 func TestPlanDigestPins(t *testing.T) {
-	reg := newTestRegistry(t)
-	f := newIndexFixture(t, reg, "src/app", false)
-	other := f.repo.image("linux/amd64", false)
-	f.repo.pushManifest("other", other.Raw, other.MediaType)
-	e := testEngine()
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	other := f.w.HandImage("linux/amd64", false)
+	f.w.Raw("other", other.MediaType, other.Raw)
+	e := env.e
 
 	// The tag "other" points at the single image, the digest at the index: the digest wins.
-	p, err := e.Plan(t.Context(), Spec{Source: f.repo.name(":other@" + f.digest)})
+	p, err := e.Plan(t.Context(), Spec{Source: f.name(":other@" + f.digest)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,31 +467,31 @@ func TestPlanDigestPins(t *testing.T) {
 		t.Fatalf("tag@digest resolved to %s, want %s", p.SourceDigest, f.digest)
 	}
 	// A tag that does not exist does not matter when a digest pins.
-	if p, err = e.Plan(t.Context(), Spec{Source: f.repo.name(":missing@" + f.digest)}); err != nil || p.SourceDigest != f.digest {
+	if p, err = e.Plan(t.Context(), Spec{Source: f.name(":missing@" + f.digest)}); err != nil || p.SourceDigest != f.digest {
 		t.Fatalf("tag@digest with a missing tag: %v", err)
 	}
 	// Spec.SourceDigest pins what apply copies, whatever the tag points at now.
-	p, err = e.Plan(t.Context(), Spec{Source: f.repo.name(":other"), SourceDigest: f.digest})
+	p, err = e.Plan(t.Context(), Spec{Source: f.name(":other"), SourceDigest: f.digest})
 	if err != nil || p.SourceDigest != f.digest || len(p.Manifests) != 3 {
 		t.Fatalf("SourceDigest: %v %+v", err, p)
 	}
 	// Without a pin the tag is followed.
-	p, err = e.Plan(t.Context(), Spec{Source: f.repo.name(":other")})
+	p, err = e.Plan(t.Context(), Spec{Source: f.name(":other")})
 	if err != nil || p.SourceDigest != other.Digest {
 		t.Fatalf("tag: %v", err)
 	}
 	if got, err := e.ResolveSource(t.Context(), f.ref()); err != nil || got != f.digest {
 		t.Fatalf("ResolveSource = %s, %v", got, err)
 	}
-	if _, err := e.ResolveSource(t.Context(), f.repo.name(":missing")); err == nil {
+	if _, err := e.ResolveSource(t.Context(), f.name(":missing")); err == nil {
 		t.Fatal("ResolveSource of a missing tag succeeded")
 	}
 }
 
 func TestPlanDockerManifestList(t *testing.T) {
-	reg := newTestRegistry(t)
-	f := newIndexFixture(t, reg, "src/docker", true)
-	e := testEngine()
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/docker"), true)
+	e := env.e
 
 	p, err := e.Plan(t.Context(), Spec{Source: f.ref(), Attestations: true})
 	if err != nil {
@@ -542,20 +542,20 @@ func TestPlanDockerManifestList(t *testing.T) {
 }
 
 func TestPlanSingleManifest(t *testing.T) {
-	reg := newTestRegistry(t)
-	repo := reg.repo(t, "src/single")
+	env := newMemoryEnv()
+	repo := env.writer(t, "library/single")
 	for _, docker := range []bool{false, true} {
-		img := repo.image("linux/arm/v7", docker)
+		img := repo.HandImage("linux/arm/v7", docker)
 		tag := "oci"
 		if docker {
 			tag = "docker"
 		}
-		repo.pushManifest(tag, img.Raw, img.MediaType)
+		repo.Raw(tag, img.MediaType, img.Raw)
 		t.Run(tag, func(t *testing.T) {
-			e := testEngine()
+			e := env.e
 			for _, platforms := range [][]string{nil, {"linux/arm/v7"}, {"linux/arm"}} {
 				for _, mode := range IndexModes {
-					p, err := e.Plan(t.Context(), Spec{Source: repo.name(":" + tag), Platforms: platforms, IndexMode: mode})
+					p, err := e.Plan(t.Context(), Spec{Source: repo.String() + ":" + tag, Platforms: platforms, IndexMode: mode})
 					if err != nil {
 						t.Fatalf("platforms %v, %s: %v", platforms, mode, err)
 					}
@@ -568,8 +568,8 @@ func TestPlanSingleManifest(t *testing.T) {
 					if !slices.Equal(p.Manifests, wantManifests(img)) || !slices.Equal(p.Platforms, []string{"linux/arm/v7"}) {
 						t.Fatalf("Manifests %+v Platforms %v", p.Manifests, p.Platforms)
 					}
-					if !slices.Equal(p.Copied, wantManifests(img)) {
-						t.Fatalf("Copied = %v", p.Copied)
+					if len(p.Children) != 0 || !slices.Equal(copiedDigests(p), []string{img.Digest}) {
+						t.Fatalf("Children = %v", p.Children)
 					}
 					if want := expectedSize(nil, img); p.Size != want {
 						t.Fatalf("Size = %d, want %d", p.Size, want)
@@ -577,7 +577,7 @@ func TestPlanSingleManifest(t *testing.T) {
 				}
 			}
 			for _, platforms := range [][]string{{"linux/amd64"}, {"linux/arm/v6"}, {"linux/arm/v7", "windows/amd64"}} {
-				_, err := e.Plan(t.Context(), Spec{Source: repo.name(":" + tag), Platforms: platforms})
+				_, err := e.Plan(t.Context(), Spec{Source: repo.String() + ":" + tag, Platforms: platforms})
 				var perr *UnknownPlatformError
 				if !errors.As(err, &perr) || !slices.Equal(perr.Available, []string{"linux/arm/v7"}) {
 					t.Fatalf("platforms %v: %v", platforms, err)
@@ -590,21 +590,23 @@ func TestPlanSingleManifest(t *testing.T) {
 // TestPlanArtifactWithoutPlatform: a single manifest whose config is not an image config has no
 // platform; it is mirrored when no platform is asked for.
 func TestPlanArtifactWithoutPlatform(t *testing.T) {
-	reg := newTestRegistry(t)
-	repo := reg.repo(t, "src/artifact")
-	config := repo.pushBlob([]byte(`{}`), "application/vnd.oci.empty.v1+json")
-	layer := repo.pushBlob([]byte("hello"), "text/plain")
-	img := repo.pushImage("", types.OCIManifestSchema1, []v1.Descriptor{config, layer})
-	repo.pushManifest("a", img.Raw, img.MediaType)
-	e := testEngine()
-	p, err := e.Plan(t.Context(), Spec{Source: repo.name(":a")})
+	env := newMemoryEnv()
+	repo := env.writer(t, "library/artifact")
+	config := repo.Blob([]byte(`{}`), "application/vnd.oci.empty.v1+json")
+	layer := repo.Blob([]byte("hello"), "text/plain")
+	raw := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[{"mediaType":%q,"digest":%q,"size":%d}]}`,
+		types.OCIManifestSchema1, config.MediaType, config.Digest, config.Size, layer.MediaType, layer.Digest, layer.Size))
+	img := testImage{Digest: repo.Raw("a", types.OCIManifestSchema1, raw).Digest.String(), MediaType: types.OCIManifestSchema1, Raw: raw,
+		Blobs: []v1.Descriptor{config, layer}}
+	e := env.e
+	p, err := e.Plan(t.Context(), Spec{Source: repo.String() + ":a"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Digest != img.Digest || len(p.Manifests) != 0 || len(p.Platforms) != 0 || p.Size != expectedSize(nil, img) {
 		t.Fatalf("%+v", p)
 	}
-	_, err = e.Plan(t.Context(), Spec{Source: repo.name(":a"), Platforms: []string{"linux/amd64"}})
+	_, err = e.Plan(t.Context(), Spec{Source: repo.String() + ":a", Platforms: []string{"linux/amd64"}})
 	var perr *UnknownPlatformError
 	if !errors.As(err, &perr) || !strings.Contains(err.Error(), "(no platform)") {
 		t.Fatalf("err = %v", err)
@@ -613,11 +615,11 @@ func TestPlanArtifactWithoutPlatform(t *testing.T) {
 
 func TestPlanSchema1(t *testing.T) {
 	reg := newTestRegistry(t)
-	repo := reg.repo(t, "src/old")
+	repo := reg.writer(t, "src/old")
 	raw := []byte(`{"schemaVersion": 1, "name": "src/old", "tag": "v1", "architecture": "amd64", "fsLayers": [], "history": [], "signatures": []}`)
 	for _, mt := range []types.MediaType{types.DockerManifestSchema1Signed, types.DockerManifestSchema1} {
-		repo.pushManifest("v1", raw, mt)
-		_, err := testEngine().Plan(t.Context(), Spec{Source: repo.name(":v1")})
+		repo.Raw("v1", mt, raw)
+		_, err := testEngine(t, reg).Plan(t.Context(), Spec{Source: repo.String() + ":v1"})
 		if err == nil || !strings.Contains(err.Error(), "schema 1") {
 			t.Fatalf("%s: err = %v, want a schema 1 error", mt, err)
 		}
@@ -627,17 +629,17 @@ func TestPlanSchema1(t *testing.T) {
 // TestPlanSameImageUnderTwoPlatforms: an index may list one image under two platforms. Selecting
 // one of them copies the image, so the index is not sparse (and a validating registry takes it).
 func TestPlanSameImageUnderTwoPlatforms(t *testing.T) {
-	src, dst := newTestRegistry(t), newTestRegistry(t)
-	repo := src.repo(t, "src/dup")
-	img := repo.image("linux/arm/v7", false)
-	other := repo.image("linux/amd64", false)
-	v6 := imageEntry(img)
+	env := newMemoryEnv()
+	repo := env.writer(t, "library/dup")
+	img := repo.HandImage("linux/arm/v7", false)
+	other := repo.HandImage("linux/amd64", false)
+	v6 := registrytest.ImageEntry(img)
 	v6.Platform = "linux/arm/v6"
-	raw := indexJSON(types.OCIImageIndex, v6, imageEntry(img), imageEntry(other))
-	repo.pushManifest("v1", raw, types.OCIImageIndex)
-	e := testEngine()
+	raw := registrytest.HandIndex(types.OCIImageIndex, v6, registrytest.ImageEntry(img), registrytest.ImageEntry(other))
+	repo.Raw("v1", types.OCIImageIndex, raw)
+	e := env.e
 
-	p, err := e.Plan(t.Context(), Spec{Source: repo.name(":v1"), Platforms: []string{"linux/arm/v7", "linux/amd64"}, Target: dst.host + "/dst/dup"})
+	p, err := e.Plan(t.Context(), Spec{Source: repo.String() + ":v1", Platforms: []string{"linux/arm/v7", "linux/amd64"}, Target: env.dst.Prefix() + "mirror/dup"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -653,10 +655,10 @@ func TestPlanSameImageUnderTwoPlatforms(t *testing.T) {
 	if _, err := e.Apply(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
-	checkTargetHolds(t, dst, p)
+	checkTargetHolds(t, env.dst.Repository("mirror/dup"), p)
 
 	// Both arm entries, in index order; amd64 is absent, so this one is sparse.
-	p, err = e.Plan(t.Context(), Spec{Source: repo.name(":v1"), Platforms: []string{"linux/arm"}})
+	p, err = e.Plan(t.Context(), Spec{Source: repo.String() + ":v1", Platforms: []string{"linux/arm"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,15 +669,15 @@ func TestPlanSameImageUnderTwoPlatforms(t *testing.T) {
 
 // TestPlanEmptyIndex: an index without entries (the list may even be omitted) plans in both modes.
 func TestPlanEmptyIndex(t *testing.T) {
-	reg := newTestRegistry(t)
-	repo := reg.repo(t, "src/empty")
+	env := newMemoryEnv()
+	repo := env.writer(t, "library/empty")
 	for tag, raw := range map[string][]byte{
 		"omitted": []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}`),
 		"empty":   []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[ ]}`),
 	} {
-		repo.pushManifest(tag, raw, types.OCIImageIndex)
+		repo.Raw(tag, types.OCIImageIndex, raw)
 		for _, mode := range IndexModes {
-			p, err := testEngine().Plan(t.Context(), Spec{Source: repo.name(":" + tag), IndexMode: mode})
+			p, err := env.e.Plan(t.Context(), Spec{Source: repo.String() + ":" + tag, IndexMode: mode})
 			if err != nil {
 				t.Fatalf("%s, %s: %v", tag, mode, err)
 			}
@@ -687,7 +689,7 @@ func TestPlanEmptyIndex(t *testing.T) {
 			}
 		}
 		var perr *UnknownPlatformError
-		if _, err := testEngine().Plan(t.Context(), Spec{Source: repo.name(":" + tag), Platforms: []string{"linux/amd64"}}); !errors.As(err, &perr) {
+		if _, err := env.e.Plan(t.Context(), Spec{Source: repo.String() + ":" + tag, Platforms: []string{"linux/amd64"}}); !errors.As(err, &perr) {
 			t.Fatalf("%s: err = %v", tag, err)
 		}
 	}

@@ -28,6 +28,9 @@ type copyProgress struct {
 	blobsDone atomic.Int64
 	streamed  atomic.Int64 // bytes read from the source (a restarted read counts once)
 	skipped   atomic.Int64 // bytes of the blobs done without reading them (mounted, already there)
+
+	mu    sync.Mutex
+	reads map[v1.Hash]*atomic.Int64 // bytes read by the latest reader of each blob
 }
 
 func newCopyProgress(blobs []v1.Descriptor) *copyProgress {
@@ -38,20 +41,36 @@ func newCopyProgress(blobs []v1.Descriptor) *copyProgress {
 	return p
 }
 
-// read counts n bytes read from the source (negative: a restarted read takes back its bytes).
-func (p *copyProgress) read(n int64) {
-	if p != nil {
-		p.streamed.Add(n)
+// opened starts counting the bytes of a new reader of the blob h and returns its counter. A
+// restarted upload reads the blob again: the bytes of its earlier reader are taken back, so
+// they count once.
+func (p *copyProgress) opened(h v1.Hash) func(n int) {
+	if p == nil {
+		return func(int) {}
+	}
+	n := &atomic.Int64{}
+	p.mu.Lock()
+	if p.reads == nil {
+		p.reads = map[v1.Hash]*atomic.Int64{}
+	}
+	if earlier := p.reads[h]; earlier != nil {
+		p.streamed.Add(-earlier.Load())
+	}
+	p.reads[h] = n
+	p.mu.Unlock()
+	return func(read int) {
+		n.Add(int64(read))
+		p.streamed.Add(int64(read))
 	}
 }
 
-// finished counts a blob as done; size counts as done too when it was not read.
-func (p *copyProgress) finished(size int64, read bool) {
+// finished counts the blob b as done; its size counts as done too when it was not read.
+func (p *copyProgress) finished(b v1.Descriptor, read bool) {
 	if p == nil {
 		return
 	}
 	if !read {
-		p.skipped.Add(size)
+		p.skipped.Add(b.Size)
 	}
 	p.blobsDone.Add(1)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 const (
@@ -11,40 +13,66 @@ const (
 	digestB = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
-func TestParseImageRef(t *testing.T) {
+func TestParseRegistryReference(t *testing.T) {
 	e := New()
 	cases := []struct {
-		in, defaultTag            string
-		repo, tag, digest, pinned string
+		in                string
+		role              store.Role
+		repo, tag, digest string
 	}{
-		{"nginx", "latest", "index.docker.io/library/nginx", "latest", "", "index.docker.io/library/nginx:latest"},
-		{"nginx:1.27", "latest", "index.docker.io/library/nginx", "1.27", "", "index.docker.io/library/nginx:1.27"},
-		{"docker.io/library/nginx", "latest", "index.docker.io/library/nginx", "latest", "", "index.docker.io/library/nginx:latest"},
-		{"bitnami/redis:7", "latest", "index.docker.io/bitnami/redis", "7", "", "index.docker.io/bitnami/redis:7"},
-		{"nginx", "", "index.docker.io/library/nginx", "", "", "index.docker.io/library/nginx:"},
-		{"registry.internal/library/nginx", "", "registry.internal/library/nginx", "", "", "registry.internal/library/nginx:"},
-		{"127.0.0.1:5000/a/b:v1", "", "127.0.0.1:5000/a/b", "v1", "", "127.0.0.1:5000/a/b:v1"},
-		{"127.0.0.1:5000/a/b", "latest", "127.0.0.1:5000/a/b", "latest", "", "127.0.0.1:5000/a/b:latest"},
+		{"nginx", store.RoleSource, "index.docker.io/library/nginx", "latest", ""},
+		{"nginx:1.27", store.RoleSource, "index.docker.io/library/nginx", "1.27", ""},
+		{"docker.io/library/nginx", store.RoleSource, "index.docker.io/library/nginx", "latest", ""},
+		{"bitnami/redis:7", store.RoleSource, "index.docker.io/bitnami/redis", "7", ""},
+		{"nginx", store.RoleTarget, "index.docker.io/library/nginx", "", ""},
+		{"registry.internal/library/nginx", store.RoleTarget, "registry.internal/library/nginx", "", ""},
+		{"127.0.0.1:5000/a/b:v1", store.RoleTarget, "127.0.0.1:5000/a/b", "v1", ""},
+		{"127.0.0.1:5000/a/b", store.RoleSource, "127.0.0.1:5000/a/b", "latest", ""},
 		// a digest pins; no default tag is added, an explicit one is kept
-		{"nginx@" + digestA, "latest", "index.docker.io/library/nginx", "", digestA, "index.docker.io/library/nginx@" + digestA},
-		{"nginx:1.27@" + digestA, "latest", "index.docker.io/library/nginx", "1.27", digestA, "index.docker.io/library/nginx@" + digestA},
-		{"127.0.0.1:5000/a/b:v1@" + digestA, "", "127.0.0.1:5000/a/b", "v1", digestA, "127.0.0.1:5000/a/b@" + digestA},
+		{"nginx@" + digestA, store.RoleSource, "index.docker.io/library/nginx", "", digestA},
+		{"nginx:1.27@" + digestA, store.RoleSource, "index.docker.io/library/nginx", "1.27", digestA},
+		{"127.0.0.1:5000/a/b:v1@" + digestA, store.RoleTarget, "127.0.0.1:5000/a/b", "v1", digestA},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
-			ref, err := e.parseImageRef("source", tc.in, tc.defaultTag)
+			loc, err := e.Parse(tc.in, tc.role)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ref.Repo.Name() != tc.repo || ref.Tag != tc.tag || ref.Digest != tc.digest {
-				t.Fatalf("parseImageRef(%q) = %q %q %q, want %q %q %q", tc.in, ref.Repo.Name(), ref.Tag, ref.Digest, tc.repo, tc.tag, tc.digest)
+			if loc.Repository != tc.repo || loc.Name != tc.tag || loc.Digest != tc.digest {
+				t.Fatalf("Parse(%q) = %q %q %q, want %q %q %q", tc.in, loc.Repository, loc.Name, loc.Digest, tc.repo, tc.tag, tc.digest)
 			}
-			if tc.tag != "" || tc.digest != "" {
-				if got := ref.pinned().String(); got != tc.pinned {
-					t.Fatalf("pinned() = %q, want %q", got, tc.pinned)
-				}
+			if loc.Traits != (store.Traits{}) {
+				t.Fatalf("a registry has traits %+v", loc.Traits)
 			}
 		})
+	}
+	if loc, _ := e.Parse("nginx:1.27", store.RoleSource); loc.BaseName != "docker.io/library/nginx:1.27" {
+		t.Fatalf("BaseName = %q, want Docker Hub written as docker.io", loc.BaseName)
+	}
+}
+
+// TestParseOtherSchemes: a reference with a scheme goes to the scheme of its prefix, and its
+// errors are ReferenceErrors of the role; an unknown scheme names the known ones.
+func TestParseOtherSchemes(t *testing.T) {
+	e := New()
+	loc, err := e.Parse("oci-layout://./pkg/images:1.27", store.RoleSource)
+	if err != nil || loc.Repository != "oci-layout://./pkg/images" || loc.Name != "1.27" || !loc.Traits.RefOmitsName {
+		t.Fatalf("a layout reference: %+v, %v", loc, err)
+	}
+	for _, tc := range []struct {
+		role     store.Role
+		in, want string
+	}{
+		{store.RoleSource, "oci-layout://dir", "name the image in the layout"},
+		{store.RoleTarget, "oci-layout://out:my ref", "white space"},
+		{store.RoleTarget, "oci://dir:x", "oci-layout://<path>:<ref>"},
+	} {
+		_, err := e.Parse(tc.in, tc.role)
+		var rerr *ReferenceError
+		if !errors.As(err, &rerr) || rerr.Role != tc.role || rerr.Value != tc.in || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a ReferenceError with %q", tc.in, err, tc.want)
+		}
 	}
 }
 
@@ -74,8 +102,8 @@ func TestPlanReferenceErrors(t *testing.T) {
 			if !errors.As(err, &rerr) {
 				t.Fatalf("Plan(%q) = %v, want a *ReferenceError", tc.source, err)
 			}
-			if rerr.Attribute != "source" || rerr.Value != tc.source {
-				t.Fatalf("error names %s %q", rerr.Attribute, rerr.Value)
+			if rerr.Role != store.RoleSource || rerr.Value != tc.source {
+				t.Fatalf("error names %v %q", rerr.Role, rerr.Value)
 			}
 			if !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("error %q does not contain %q", err, tc.reason)
@@ -86,7 +114,7 @@ func TestPlanReferenceErrors(t *testing.T) {
 
 func TestPlanSpecErrors(t *testing.T) {
 	e := New()
-	if _, err := e.Plan(t.Context(), Spec{Source: "registry.invalid/a/b", IndexMode: "sparse"}); err == nil || !strings.Contains(err.Error(), "index_mode") {
+	if _, err := e.Plan(t.Context(), Spec{Source: "registry.invalid/a/b", IndexMode: "sparse"}); err == nil || !strings.Contains(err.Error(), "index mode") {
 		t.Fatalf("bad index mode: %v", err)
 	}
 	_, err := e.Plan(t.Context(), Spec{Source: "registry.invalid/a/b", Platforms: []string{"linux/amd64", "linux", "/arm64"}})
@@ -104,3 +132,27 @@ func TestResolveSourceDigestNeedsNoRequest(t *testing.T) {
 		t.Fatal("empty source resolves")
 	}
 }
+
+// TestReadOnlyTarget: a scheme whose stores are only Readers cannot be a target.
+func TestReadOnlyTarget(t *testing.T) {
+	e := New(WithScheme(readOnlyScheme{}))
+	if _, err := e.Parse("ro://x", store.RoleSource); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Parse("ro://x", store.RoleTarget)
+	var rerr *ReferenceError
+	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "can be read from, not written to") {
+		t.Fatalf("a read-only target: %v", err)
+	}
+}
+
+// readOnlyScheme opens a store that can only be read, as a Zarf package archive.
+type readOnlyScheme struct{}
+
+func (readOnlyScheme) Prefix() string { return "ro://" }
+func (readOnlyScheme) Syntax() string { return "ro://<name>" }
+func (readOnlyScheme) Open(ref string, _ store.Role) (store.Location, error) {
+	return store.Location{Store: readOnly{}, Repository: ref}, nil
+}
+
+type readOnly struct{ store.Reader }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 const (
@@ -114,7 +115,7 @@ func (env *relEnv) newCase(t *testing.T, o caseOptions) *relCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.engine = New(WithClient(client), WithJobs(max(o.jobs, 2)))
+	c.engine = New(WithScheme(client), WithJobs(max(o.jobs, 2)))
 	return c
 }
 
@@ -147,9 +148,9 @@ func (c *relCase) mirrored(t *testing.T, p *Plan) {
 	if p.Spec.IndexMode != ModeFilter && !bytes.Equal(raw, c.env.index) {
 		t.Fatalf("the target serves other index bytes than the source:\n%s", raw)
 	}
-	for _, m := range p.Copied {
-		if !registrytest.Exists(t, c.env.dst.Ref(c.repo+"@"+m.Digest)) {
-			t.Fatalf("%s is missing at the target", m.Digest)
+	for _, d := range p.ChildDigests() {
+		if !registrytest.Exists(t, c.env.dst.Ref(c.repo+"@"+d)) {
+			t.Fatalf("%s is missing at the target", d)
 		}
 	}
 }
@@ -437,9 +438,6 @@ func TestReliability(t *testing.T) {
 
 	t.Run("oversized manifest is not read", func(t *testing.T) {
 		t.Parallel()
-		if MaxManifestBytes != registry.MaxManifestBytes {
-			t.Fatalf("mirror.MaxManifestBytes %d != registry.MaxManifestBytes %d", MaxManifestBytes, registry.MaxManifestBytes)
-		}
 		const size = 64 << 20
 		var written atomic.Int64
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -463,7 +461,7 @@ func TestReliability(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = New(WithClient(client)).Plan(t.Context(), Spec{Source: host + "/big/index:1.0"})
+		_, err = New(WithScheme(client)).Plan(t.Context(), Spec{Source: host + "/big/index:1.0"})
 		var tooLarge *registry.ManifestTooLargeError
 		if !errors.As(err, &tooLarge) {
 			t.Fatalf("err = %v, want a ManifestTooLargeError", err)
@@ -478,13 +476,13 @@ func TestReliability(t *testing.T) {
 		t.Parallel()
 		c := env.newCase(t, fast)
 		big := env.children[0]
-		big.Size = MaxManifestBytes + 1
+		big.Size = store.MaxManifestBytes + 1
 		registrytest.PushRaw(t, env.src.Ref(relSourceRepo+":big-child"), types.OCIImageIndex,
 			registrytest.MarshalIndex(t, types.OCIImageIndex, []v1.Descriptor{big}))
 		spec := c.spec()
 		spec.Source = c.srcProxy.Ref(relSourceRepo + ":big-child")
 		_, err := c.engine.Plan(t.Context(), spec)
-		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(MaxManifestBytes+1)) {
+		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(store.MaxManifestBytes+1)) {
 			t.Fatalf("err = %v", err)
 		}
 		if n := c.srcProxy.Count(http.MethodGet, registrytest.KindManifest); n != 1 {
@@ -745,7 +743,7 @@ func TestReliability(t *testing.T) {
 		specB := c.spec()
 		specB.Platforms, specB.IndexMode = []string{"linux/amd64"}, ModeFilter
 		b := c.plan(t, specB)
-		if a.Digest == b.Digest || a.Ref() == b.Ref() || a.TargetTag != b.TargetTag {
+		if a.Digest == b.Digest || a.Ref() == b.Ref() || a.Tag != b.Tag {
 			t.Fatalf("plans %s and %s", a.Ref(), b.Ref())
 		}
 		for _, p := range []*Plan{a, b} {

@@ -17,6 +17,8 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store/layout"
 )
 
 func tagsEngine(t *testing.T, hosts ...string) *mirror.Engine {
@@ -25,7 +27,7 @@ func tagsEngine(t *testing.T, hosts ...string) *mirror.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mirror.New(mirror.WithClient(c))
+	return mirror.New(mirror.WithScheme(c))
 }
 
 func TestTagsOfARegistryRepository(t *testing.T) {
@@ -78,7 +80,7 @@ func entry(refName string) v1.Descriptor {
 	d := v1.Descriptor{MediaType: "application/vnd.oci.image.index.v1+json", Size: 100,
 		Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}}
 	if refName != "" {
-		d.Annotations = map[string]string{mirror.AnnotationRefName: refName, mirror.AnnotationBaseName: "ghcr.io/acme/app:" + refName}
+		d.Annotations = map[string]string{store.AnnotationRefName: refName, store.AnnotationBaseName: "ghcr.io/acme/app:" + refName}
 	}
 	return d
 }
@@ -89,7 +91,7 @@ func TestTagsOfALayout(t *testing.T) {
 	// Ref names in index.json order, each once; entries without one (a referrer, an untagged
 	// root) have no tag.
 	dir := writeLayout(t, []v1.Descriptor{entry("1.10.0"), entry(""), entry("1.9.0"), entry("1.10.0"), entry("docker.io/library/nginx:1.27")})
-	got, err := e.Tags(t.Context(), mirror.LayoutScheme+dir)
+	got, err := e.Tags(t.Context(), layout.Prefix+dir)
 	if want := []string{"1.10.0", "1.9.0", "docker.io/library/nginx:1.27"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("Tags = %q, %v; want %q", got, err, want)
 	}
@@ -98,16 +100,16 @@ func TestTagsOfALayout(t *testing.T) {
 	for i := range many {
 		many[i] = entry(fmt.Sprintf("2.%d.0", i))
 	}
-	if got, err := e.Tags(t.Context(), mirror.LayoutScheme+writeLayout(t, many)); err != nil || len(got) != 1500 || got[1499] != "2.1499.0" {
+	if got, err := e.Tags(t.Context(), layout.Prefix+writeLayout(t, many)); err != nil || len(got) != 1500 || got[1499] != "2.1499.0" {
 		t.Errorf("Tags of a layout of 1,500 entries = %d tags, %v", len(got), err)
 	}
 
 	empty := writeLayout(t, nil)
-	if got, err := e.Tags(t.Context(), mirror.LayoutScheme+empty); err != nil || got == nil || len(got) != 0 {
+	if got, err := e.Tags(t.Context(), layout.Prefix+empty); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("Tags of an empty layout = %#v, %v; want an empty list", got, err)
 	}
 
-	_, err = e.Tags(t.Context(), mirror.LayoutScheme+filepath.Join(empty, "missing"))
+	_, err = e.Tags(t.Context(), layout.Prefix+filepath.Join(empty, "missing"))
 	if err == nil || !strings.Contains(err.Error(), "is not an OCI image layout (it has no index.json)") {
 		t.Errorf("Tags of a missing layout = %v", err)
 	}
@@ -116,16 +118,16 @@ func TestTagsOfALayout(t *testing.T) {
 func TestTagsRepositoryErrors(t *testing.T) {
 	e := mirror.New()
 	for in, want := range map[string]string{
-		"ghcr.io/acme/app:1.0":                                      "it has a tag or a digest, but a repository has neither: write ghcr.io/acme/app",
+		"ghcr.io/acme/app:1.0":                                      "it names an image, but a repository names none: write ghcr.io/acme/app",
 		"nginx@sha256:" + strings.Repeat("b", 64):                   "write index.docker.io/library/nginx",
-		"oci-layout://pkg/images:1.0":                               "a repository is the whole layout: write oci-layout://pkg/images",
+		"oci-layout://pkg/images:1.0":                               "a repository names none: write oci-layout://pkg/images",
 		"oci-layout://pkg/images@sha256:" + strings.Repeat("b", 64): "write oci-layout://pkg/images",
 		"https://ghcr.io/acme/app":                                  "without a scheme",
 		"":                                                          "it is empty",
 	} {
 		_, err := e.Tags(t.Context(), in)
 		var rerr *mirror.ReferenceError
-		if !errors.As(err, &rerr) || rerr.Attribute != "repository" || !strings.Contains(err.Error(), want) {
+		if !errors.As(err, &rerr) || rerr.Role != store.RoleRepository || !strings.Contains(err.Error(), want) {
 			t.Errorf("Tags(%q) = %v, want a ReferenceError of repository saying %q", in, err, want)
 		}
 	}

@@ -1,14 +1,12 @@
 package mirror
 
-// ValidateReference checks an image reference as the attribute ("source", "target", or the
-// data source's "ref") takes it: the same parser as plan and apply, without a client and
-// without any request, so that terraform validate reports what needs no network. The error is
-// a *ReferenceError that names the attribute.
-func ValidateReference(attribute, ref string) error {
-	defaultTag := "latest"
-	if attribute == "target" {
-		defaultTag = "" // a target without tag takes the source's
-	}
-	_, err := parseImageRef(defaultClient{}.ParseReference, attribute, ref, defaultTag)
+import "github.com/zarf-dev/terraform-provider-zarf/internal/store"
+
+// ValidateReference checks an image reference as a source or target (role) takes it: the same
+// parser as plan and apply, with the default stores and without any request, so that terraform
+// validate reports what needs no network and no provider configuration. The error is a
+// *ReferenceError.
+func ValidateReference(role store.Role, ref string) error {
+	_, err := New().open(ref, role)
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 var _ datasource.DataSourceWithConfigure = (*imageIndexDataSource)(nil)
@@ -54,7 +55,7 @@ func (d *imageIndexDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 				Required: true,
 				MarkdownDescription: "Image reference: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`, or an OCI image " +
 					"layout, `oci-layout://<path>:<ref>` or `oci-layout://<path>@sha256:…`.",
-				Validators: []validator.String{validReference("ref")},
+				Validators: []validator.String{validReference(store.RoleSource, "ref")},
 			},
 			"digest": schema.StringAttribute{Computed: true, MarkdownDescription: "Digest the reference resolves to."},
 			"media_type": schema.StringAttribute{
@@ -95,13 +96,13 @@ func (d *imageIndexDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		return
 	}
 	// A ref known only now was not validated: check it here, so that the error names ref.
-	err := mirror.ValidateReference("ref", m.Ref.ValueString())
+	err := mirror.ValidateReference(store.RoleSource, m.Ref.ValueString())
 	var p *mirror.Plan
 	if err == nil {
 		p, err = d.engine.Plan(ctx, mirror.Spec{Source: m.Ref.ValueString(), Attestations: true})
 	}
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Cannot read "+m.Ref.ValueString(), err)
+		addEngineError(&resp.Diagnostics, "Cannot read "+m.Ref.ValueString(), err, dataSourceReferences)
 		return
 	}
 	m.Digest = types.StringValue(p.SourceDigest)

@@ -219,7 +219,7 @@ func TestPlanRecord_sizeOfSelection(t *testing.T) {
 		{[]string{"linux/amd64", "linux/arm64"}, shared.size},
 		{[]string{"linux/arm64"}, shared.armOnly},
 	} {
-		rec, _, err := r.planRecord(context.Background(), mirror.Spec{
+		rec, _, err := r.engine.Replan(context.Background(), mirror.Spec{
 			Source: shared.ref, Target: reg.Ref("mirror/shared"), Platforms: tc.platforms, IndexMode: mirror.ModePreserve, Attestations: true,
 		}, nil)
 		if err != nil {

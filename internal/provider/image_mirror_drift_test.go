@@ -1,12 +1,10 @@
 package provider
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -320,8 +318,7 @@ func TestAccImageMirror_driftNoneHeadOnly(t *testing.T) {
 	if err := json.Unmarshal(raw, &index); err != nil {
 		t.Fatal(err)
 	}
-	config := fmt.Sprintf("provider \"zarf\" {\n  insecure_registries = [%q, %q]\n}\n", src.Host, proxy.Host) +
-		fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\nsource = %q\ntarget = %q\n}\n", src.Ref("app/web:1.0"), proxy.Ref("mirror/web"))
+	config := mirrorWith(providerBlock{insecure: []string{src.Host, proxy.Host}}, src.Ref("app/web:1.0"), proxy.Ref("mirror/web"))
 	noReads := func(when string) error {
 		counts := proxy.Counts()
 		t.Logf("requests to the target %s: %v", when, counts)
@@ -369,123 +366,6 @@ func TestAccImageMirror_driftNoneHeadOnly(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 		},
-	})
-}
-
-// planFuncCheck is a plan check written as a function.
-type planFuncCheck func(*tfjson.Plan) error
-
-func (f planFuncCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	resp.Error = f(req.Plan)
-}
-
-// listOfLen matches a list value of n elements.
-type listOfLen int
-
-// wantMatches reports whether got is what w wants: a value (compared with reflect.DeepEqual, numbers
-// as float64), a listOfLen, a func() any evaluated when the check runs (for values that
-// PreConfig learns), a func(before any) any for the value after (given the value before), or
-// nil for "anything different from the other side".
-func wantMatches(w, got, other any) (bool, string) {
-	got, other = plainNumber(got), plainNumber(other)
-	switch w := w.(type) {
-	case nil:
-		return !reflect.DeepEqual(got, other), "a different value"
-	case listOfLen:
-		l, ok := got.([]any)
-		return ok && len(l) == int(w), fmt.Sprintf("a list of %d", int(w))
-	case func() any:
-		return wantMatches(w(), got, other)
-	case func(any) any:
-		return wantMatches(w(other), got, other)
-	case int:
-		return wantMatches(float64(w), got, other)
-	default:
-		return reflect.DeepEqual(got, w), fmt.Sprintf("%v", w)
-	}
-}
-
-// plainNumber turns a json.Number (terraform-exec decodes plans with UseNumber) into a float64.
-func plainNumber(v any) any {
-	if n, ok := v.(json.Number); ok {
-		if f, err := n.Float64(); err == nil {
-			return f
-		}
-	}
-	return v
-}
-
-// attrChangeCheck checks the before and after values of one attribute of a resource, in the
-// planned changes or in the drift that the refresh found ("Objects have changed outside of
-// Terraform").
-type attrChangeCheck struct {
-	addr, attr    string
-	drift         bool
-	before, after any
-}
-
-func expectPlannedChange(addr, attr string, before, after any) plancheck.PlanCheck {
-	return attrChangeCheck{addr: addr, attr: attr, before: before, after: after}
-}
-
-func expectRefreshDrift(addr, attr string, before, after any) plancheck.PlanCheck {
-	return attrChangeCheck{addr: addr, attr: attr, drift: true, before: before, after: after}
-}
-
-func (c attrChangeCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	changes, where := req.Plan.ResourceChanges, "planned changes"
-	if c.drift {
-		changes, where = req.Plan.ResourceDrift, "resource drift"
-	}
-	for _, rc := range changes {
-		if rc.Address != c.addr {
-			continue
-		}
-		before, _ := rc.Change.Before.(map[string]any)
-		after, _ := rc.Change.After.(map[string]any)
-		b, a := before[c.attr], after[c.attr]
-		// A func(before) for after gets before; one for before would get after.
-		okB, wantB := wantMatches(c.before, b, a)
-		okA, wantA := wantMatches(c.after, a, b)
-		if !okB || !okA {
-			resp.Error = fmt.Errorf("%s of %s: %s changes from %v to %v; want from %s to %s", where, c.addr, c.attr, b, a, wantB, wantA)
-		}
-		return
-	}
-	resp.Error = fmt.Errorf("%s list nothing for %s", where, c.addr)
-}
-
-// expectPlanKeeps checks that the planned change leaves the attributes as they are.
-func expectPlanKeeps(addr string, attrs ...string) plancheck.PlanCheck {
-	return planFuncCheck(func(p *tfjson.Plan) error {
-		for _, rc := range p.ResourceChanges {
-			if rc.Address != addr {
-				continue
-			}
-			before, _ := rc.Change.Before.(map[string]any)
-			after, _ := rc.Change.After.(map[string]any)
-			for _, a := range attrs {
-				if !reflect.DeepEqual(before[a], after[a]) {
-					return fmt.Errorf("%s: the plan changes %s from %v to %v", addr, a, before[a], after[a])
-				}
-			}
-			return nil
-		}
-		return fmt.Errorf("the plan lists nothing for %s", addr)
-	})
-}
-
-// expectRefreshGone checks that the refresh found the resource gone.
-func expectRefreshGone(addr string) plancheck.PlanCheck {
-	return planFuncCheck(func(p *tfjson.Plan) error {
-		var seen []string
-		for _, rc := range p.ResourceDrift {
-			if rc.Address == addr && rc.Change.Actions.Delete() {
-				return nil
-			}
-			seen = append(seen, fmt.Sprintf("%s %v", rc.Address, rc.Change.Actions))
-		}
-		return fmt.Errorf("resource drift does not show %s deleted; it shows [%s]", addr, strings.Join(seen, ", "))
 	})
 }
 
@@ -560,9 +440,9 @@ func TestReportDrift(t *testing.T) {
 	arm64 := mirror.Manifest{Platform: "linux/arm64", Digest: "sha256:a2", MediaType: string(types.OCIManifestSchema1), Size: 400}
 	att := mirror.Manifest{Digest: "sha256:a3", MediaType: string(types.OCIManifestSchema1), Size: 300}
 	top := mirror.Manifest{Digest: "sha256:top", MediaType: string(types.OCIImageIndex), Size: 1000}
-	rec := mirrorRecord{
+	rec := mirror.Record{
 		SourceDigest: top.Digest, Digest: top.Digest, Repository: "r.example/mirror/web", Tag: "1.0",
-		Manifests: []mirror.Manifest{amd64, arm64}, Copied: []mirror.Manifest{amd64, arm64, att, top}, Size: 10_000,
+		Manifests: []mirror.Manifest{amd64, arm64}, Children: []mirror.Manifest{amd64, arm64, att}, Size: 10_000,
 	}
 	for _, c := range []struct {
 		name    string
@@ -596,11 +476,11 @@ func TestReportDrift(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var state imageMirrorModel
-			if d := state.setComputed(rec); d.HasError() {
+			if d := state.setComputed(rec.WithDrift(&c.drift)); d.HasError() {
 				t.Fatal(d)
 			}
 			var diags diag.Diagnostics
-			reportDrift(&state, rec, &c.drift, &diags)
+			reportDrift(rec, &c.drift, &diags)
 			if diags.HasError() {
 				t.Fatal(diags)
 			}
@@ -630,11 +510,11 @@ func TestReportDrift(t *testing.T) {
 }
 
 func TestGoneDetail(t *testing.T) {
-	rec := mirrorRecord{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0"}
+	rec := mirror.Record{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0"}
 	untagged := rec
 	untagged.Tag = ""
 	for _, c := range []struct {
-		rec   mirrorRecord
+		rec   mirror.Record
 		drift mirror.Drift
 		want  string
 	}{

@@ -3,14 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	tfjson "github.com/hashicorp/terraform-json"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -171,7 +168,7 @@ func TestParseImportID(t *testing.T) {
 			t.Errorf("parseImportID(%q) = %q, %q, %v; want %q, %q", c.id, target, source, err, c.target, c.source)
 		}
 	}
-	e := mirror.New()
+	r := &imageMirrorResource{engine: mirror.New()}
 	for _, c := range []struct{ target, source, err string }{
 		{target: "r.example/a/b:1"},
 		{target: "r.example/a/b@sha256:" + fmt.Sprintf("%064d", 0)},
@@ -180,37 +177,11 @@ func TestParseImportID(t *testing.T) {
 		{target: "r.example/a/B:1", err: `target "r.example/a/B:1"`},
 		{target: "r.example/a/b:1", source: "nginx@sha256:12", err: `source "nginx@sha256:12"`},
 	} {
-		err := e.CheckImport(c.target, c.source)
+		err := r.checkImport(c.target, c.source)
 		if (c.err == "") != (err == nil) || (err != nil && !regexp.MustCompile(regexp.QuoteMeta(c.err)).MatchString(err.Error())) {
-			t.Errorf("CheckImport(%q, %q) = %v, want error %q", c.target, c.source, err, c.err)
+			t.Errorf("checkImport(%q, %q) = %v, want error %q", c.target, c.source, err, c.err)
 		}
 	}
-}
-
-// expectPlanChangesOnly checks that the planned change of addr changes these attributes and
-// no other.
-func expectPlanChangesOnly(addr string, attrs ...string) plancheck.PlanCheck {
-	return planFuncCheck(func(p *tfjson.Plan) error {
-		for _, rc := range p.ResourceChanges {
-			if rc.Address != addr {
-				continue
-			}
-			before, _ := rc.Change.Before.(map[string]any)
-			after, _ := rc.Change.After.(map[string]any)
-			var changed []string
-			for k := range after {
-				if !reflect.DeepEqual(before[k], after[k]) {
-					changed = append(changed, k)
-				}
-			}
-			slices.Sort(changed)
-			if !slices.Equal(changed, attrs) {
-				return fmt.Errorf("the plan changes %v of %s, want only %v (before %v, after %v)", changed, addr, attrs, before, after)
-			}
-			return nil
-		}
-		return fmt.Errorf("the plan lists nothing for %s", addr)
-	})
 }
 
 // filteredMirror applies, with the engine, a filter mirror of two of testImages from src to

@@ -40,7 +40,7 @@ func TestAccImageMirror_layoutReferrers(t *testing.T) {
 	repo := src.Ref("app/web")
 	sig := pushCosign(t, repo, digest, ".sig")
 	sbom := pushSBOM(t, repo, arm64)
-	sigTag := cosignTagOf(digest, ".sig")
+	sigTag := registrytest.CosignTag(digest, ".sig")
 
 	dir := filepath.Join(t.TempDir(), "package", "images")
 	layoutRef := "oci-layout://" + dir
@@ -52,7 +52,7 @@ func TestAccImageMirror_layoutReferrers(t *testing.T) {
 	cfg2 := cfg1 + unpack
 	referrers := knownvalue.ListExact([]knownvalue.Check{
 		referrerIs(sbom, exampleSBOM, arm64.Digest.String(), ""),
-		referrerIs(sig, cosignSimpleSigning, digest, sigTag),
+		referrerIs(sig, registrytest.CosignSimpleSigning, digest, sigTag),
 	})
 	final := dst.Ref("final/web")
 	resource.ParallelTest(t, resource.TestCase{
@@ -86,10 +86,10 @@ func TestAccImageMirror_layoutReferrers(t *testing.T) {
 					checkSameBytes(t, final+":"+sigTag, sig, types.OCIManifestSchema1),
 					checkSameBytes(t, final+"@"+sha256Of(sbom), sbom, types.OCIManifestSchema1),
 					func(*terraform.State) error {
-						if listed := listedReferrers(t, final, arm64.Digest.String()); !slices.Contains(listed, sha256Of(sbom)) {
+						if listed := registrytest.Referrers(t, final, arm64.Digest.String()); !slices.Contains(listed, sha256Of(sbom)) {
 							return fmt.Errorf("%s lists %v as referrers of %s, not the SBOM %s", final, listed, arm64.Digest, sha256Of(sbom))
 						}
-						if !registrytest.Exists(t, final+":"+cosignTagOf(arm64.Digest.String(), "")) {
+						if !registrytest.Exists(t, final+":"+registrytest.CosignTag(arm64.Digest.String(), "")) {
 							return fmt.Errorf("%s has no fallback tag for %s", final, arm64.Digest)
 						}
 						return nil

@@ -26,8 +26,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // layoutEntries checks the structure of an OCI image layout (oci-layout file, index.json, every
@@ -101,7 +101,7 @@ func checkLayout(t *testing.T, dir string, want map[string]string) resource.Test
 		}
 		got := map[string]string{}
 		for _, d := range entries {
-			got[d.Annotations[mirror.AnnotationRefName]] = d.Digest.String()
+			got[d.Annotations[store.AnnotationRefName]] = d.Digest.String()
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			return fmt.Errorf("layout %s lists %v, want %v", dir, got, want)
@@ -180,8 +180,8 @@ func checkBaseName(dir, ref, want string) resource.TestCheckFunc {
 			return err
 		}
 		for _, d := range idx.Manifests {
-			if d.Annotations[mirror.AnnotationRefName] == ref {
-				if got := d.Annotations[mirror.AnnotationBaseName]; got != want {
+			if d.Annotations[store.AnnotationRefName] == ref {
+				if got := d.Annotations[store.AnnotationBaseName]; got != want {
 					return fmt.Errorf("entry %s: base name %q, want %q", ref, got, want)
 				}
 				return nil
@@ -315,7 +315,7 @@ func writeZarfLayout(t *testing.T, dir string, reg *registrytest.Registry, ref, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{mirror.AnnotationBaseName: baseName})); err != nil {
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{store.AnnotationBaseName: baseName})); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -101,11 +100,11 @@ func (m *imageMirrorModel) setUnknownComputed() {
 }
 
 // setComputed fills the computed attributes from what the mirror holds.
-func (m *imageMirrorModel) setComputed(r mirrorRecord) diag.Diagnostics {
-	m.ID = types.StringValue(r.id())
+func (m *imageMirrorModel) setComputed(r mirror.Record) diag.Diagnostics {
+	m.ID = types.StringValue(r.ID())
 	m.SourceDigest = types.StringValue(r.SourceDigest)
 	m.Digest = types.StringValue(r.Digest)
-	m.Ref = types.StringValue(r.ref())
+	m.Ref = types.StringValue(r.Ref())
 	m.Size = types.Int64Value(r.Size)
 	if m.Referrers.IsNull() {
 		// A state written before the argument existed: its default, so that it plans no change.
@@ -183,107 +182,7 @@ func manifestsValue(ms []mirror.Manifest) (types.List, diag.Diagnostics) {
 	return l, diags
 }
 
-// mirrorRecord is what one apply put at the target. It is kept in the resource's private state,
-// so plans whose source digest and selection did not change need no manifest reads, and so
-// refresh knows every manifest to check even when state values show drift.
-type mirrorRecord struct {
-	SourceDigest string            `json:"source_digest"`
-	Selection    selection         `json:"selection"`
-	Digest       string            `json:"digest"`
-	Repository   string            `json:"repository"`
-	Tag          string            `json:"tag"`
-	Manifests    []mirror.Manifest `json:"manifests"`
-	Size         int64             `json:"size"`
-	Platforms    []string          `json:"platforms"`
-	Sparse       bool              `json:"sparse"`
-	Copied       []mirror.Manifest `json:"copied"`
-	// Referrers are the copied referrers; ReferrerLookup is what planning compares to notice new
-	// ones at the source cheaply (referrers = true only).
-	Referrers      []mirror.Referrer      `json:"referrers,omitempty"`
-	ReferrerLookup *mirror.ReferrerLookup `json:"referrer_lookup,omitempty"`
-}
-
-// selection is what, besides the source digest, decides the content of a mirror.
-type selection struct {
-	Platforms    []string         `json:"platforms"`
-	IndexMode    mirror.IndexMode `json:"index_mode"`
-	Attestations bool             `json:"attestations"`
-	Referrers    bool             `json:"referrers,omitempty"`
-}
-
-func selectionOf(s mirror.Spec) selection {
-	mode := s.IndexMode
-	if mode == "" {
-		mode = mirror.ModePreserve
-	}
-	return selection{Platforms: s.Platforms, IndexMode: mode, Attestations: s.Attestations, Referrers: s.Referrers}
-}
-
-func (a selection) equal(b selection) bool {
-	return slices.Equal(a.Platforms, b.Platforms) && a.IndexMode == b.IndexMode && a.Attestations == b.Attestations &&
-		a.Referrers == b.Referrers
-}
-
-func recordOf(p *mirror.Plan) mirrorRecord {
-	rec := mirrorRecord{
-		SourceDigest: p.SourceDigest,
-		Selection:    selectionOf(p.Spec),
-		Digest:       p.Digest,
-		Repository:   p.TargetRepository,
-		Tag:          p.TargetTag,
-		Manifests:    p.Manifests,
-		Size:         p.Size,
-		Platforms:    p.Platforms,
-		Sparse:       p.Sparse,
-		Copied:       p.Copied,
-	}
-	if p.Spec.Referrers {
-		rec.Referrers, rec.ReferrerLookup = p.Referrers, &p.ReferrerLookup
-	}
-	return rec
-}
-
-// claim is what the mirror of spec recorded in r is about to write.
-func (r mirrorRecord) claim(spec mirror.Spec) mirror.Claim {
-	c := mirror.Claim{Spec: spec, Tag: r.Tag, Digest: r.Digest}
-	for _, m := range r.Copied {
-		c.Manifests = append(c.Manifests, m.Digest)
-	}
-	return c
-}
-
-func (r mirrorRecord) id() string { return r.Repository + "@" + r.Digest }
-
-func (r mirrorRecord) ref() string {
-	if r.Tag == "" || mirror.IsLayout(r.Repository) { // a layout: oci-layout://<path>@<digest>
-		return r.id()
-	}
-	return r.Repository + ":" + r.Tag + "@" + r.Digest
-}
-
-// children are the digests of the copied manifests below the top one.
-func (r mirrorRecord) children() []string {
-	var out []string
-	for i, m := range r.Copied {
-		if i < len(r.Copied)-1 {
-			out = append(out, m.Digest)
-		}
-	}
-	return out
-}
-
-// missingSize is the size of the given copied manifests, each counted once.
-func (r mirrorRecord) missingSize(digests []string) int64 {
-	var n int64
-	for _, m := range r.Copied {
-		if i := slices.Index(digests, m.Digest); i >= 0 {
-			n += m.Size
-			digests = slices.Delete(slices.Clone(digests), i, i+1)
-		}
-	}
-	return n
-}
-
+// recordKey is the private state key of the mirror's record (mirror.Record).
 const recordKey = "mirror"
 
 // privateState is the part of the framework's private state API the resource uses.
@@ -295,20 +194,20 @@ type privateSetter interface {
 	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
 }
 
-func loadRecord(ctx context.Context, p privateState) (mirrorRecord, bool, diag.Diagnostics) {
-	var r mirrorRecord
+func loadRecord(ctx context.Context, p privateState) (mirror.Record, bool, diag.Diagnostics) {
 	raw, diags := p.GetKey(ctx, recordKey)
 	if diags.HasError() || len(raw) == 0 {
-		return r, false, diags
+		return mirror.Record{}, false, diags
 	}
-	if err := json.Unmarshal(raw, &r); err != nil || r.Digest == "" {
-		return r, false, diags // an unreadable record only costs a full inspection
+	r, err := mirror.LoadRecord(raw)
+	if err != nil {
+		return mirror.Record{}, false, diags // an unreadable record only costs a full inspection
 	}
 	return r, true, diags
 }
 
-func saveRecord(ctx context.Context, p privateSetter, r mirrorRecord) diag.Diagnostics {
-	raw, err := json.Marshal(r)
+func saveRecord(ctx context.Context, p privateSetter, r mirror.Record) diag.Diagnostics {
+	raw, err := r.Marshal()
 	if err != nil {
 		var diags diag.Diagnostics
 		diags.AddError("Cannot record the mirror", err.Error())

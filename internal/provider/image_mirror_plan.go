@@ -2,9 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
-	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 )
 
 // ModifyPlan inspects the source with the engine that apply uses, so the computed values are
@@ -34,7 +31,7 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	var prior *mirrorRecord
+	var prior *mirror.Record
 	sourceUnchanged := false
 	// A create, or a replacement: the target must be able to take the mirror.
 	placed := req.State.Raw.IsNull()
@@ -49,22 +46,22 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 			prior = &rec
 		}
 	}
-	rec, _, err := r.planRecord(ctx, spec, prior)
+	rec, _, err := r.engine.Replan(ctx, spec, prior)
 	if err != nil && !placed {
 		rec, err = r.keepMirror(spec, prior, err, &resp.Diagnostics)
 	}
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Cannot plan the mirror of "+spec.Source, err)
+		addEngineError(&resp.Diagnostics, "Cannot plan the mirror of "+spec.Source, err, resourceReferences)
 		return
 	}
 	if placed {
 		if err := r.engine.CheckTarget(ctx, spec.Target); err != nil {
-			addEngineError(&resp.Diagnostics, "Cannot write the mirror to "+spec.Target, err)
+			addEngineError(&resp.Diagnostics, "Cannot write the mirror to "+spec.Target, err, resourceReferences)
 			return
 		}
 	}
-	if err := r.engine.Claim(rec.claim(spec)); err != nil {
-		addEngineError(&resp.Diagnostics, "Two mirrors write one target tag", err)
+	if err := r.engine.Claim(mirror.ClaimOf(spec, rec)); err != nil {
+		addEngineError(&resp.Diagnostics, "Two mirrors write one target tag", err, resourceReferences)
 		return
 	}
 	resp.Diagnostics.Append(plan.setComputed(rec)...)
@@ -86,16 +83,12 @@ func (r *imageMirrorResource) ModifyPlan(ctx context.Context, req resource.Modif
 
 // keepMirror plans an existing mirror whose source could not be checked (unreachable, refusing
 // the credentials, or without the tag any more: the inner side of an air gap, an upstream that
-// deletes old tags) as it is, with a warning, when the last apply recorded it with the same
-// selection. Otherwise, or for another error, it returns err: nothing could be copied.
-func (r *imageMirrorResource) keepMirror(spec mirror.Spec, prior *mirrorRecord, err error, diags *diag.Diagnostics) (mirrorRecord, error) {
-	if prior == nil || !prior.Selection.equal(selectionOf(spec)) || !sourceUnavailable(err) {
-		return mirrorRecord{}, err
-	}
-	rec := *prior
-	var lerr error
-	if rec.Repository, rec.Tag, lerr = r.engine.Locate(spec, rec.Digest); lerr != nil {
-		return mirrorRecord{}, lerr
+// deletes old tags) as it is, with a warning (see mirror.Engine.Keep). Otherwise it returns err:
+// nothing could be copied.
+func (r *imageMirrorResource) keepMirror(spec mirror.Spec, prior *mirror.Record, err error, diags *diag.Diagnostics) (mirror.Record, error) {
+	rec, kerr := r.engine.Keep(spec, prior, err)
+	if kerr != nil {
+		return mirror.Record{}, kerr
 	}
 	diags.AddAttributeWarning(path.Root("source"), "Source could not be checked",
 		fmt.Sprintf("The source could not be checked: %v; the mirror is kept as it is. The target is still checked: "+
@@ -103,61 +96,8 @@ func (r *imageMirrorResource) keepMirror(spec mirror.Spec, prior *mirrorRecord, 
 	return rec, nil
 }
 
-// sourceUnavailable tells whether err says that the source could not be reached or read, as
-// opposed to content that cannot be mirrored.
-func sourceUnavailable(err error) bool {
-	return mirror.IsNotFound(err) || errors.Is(err, fs.ErrNotExist) || registry.Classify(err) != registry.Other
-}
-
-// planRecord computes what the target will hold. When the source digest and the selection are
-// those of the last apply, one HEAD to the source suffices and the recorded result is reused;
-// otherwise the source is inspected (inspected = true).
-func (r *imageMirrorResource) planRecord(ctx context.Context, spec mirror.Spec, prior *mirrorRecord) (mirrorRecord, bool, error) {
-	if prior != nil && prior.Selection.equal(selectionOf(spec)) {
-		digest, err := r.engine.ResolveSource(ctx, spec.Source)
-		if err != nil {
-			return mirrorRecord{}, false, err
-		}
-		unchanged := digest == prior.SourceDigest
-		if unchanged && spec.Referrers {
-			if unchanged, err = r.referrersUnchanged(ctx, spec, prior); err != nil {
-				return mirrorRecord{}, false, err
-			}
-		}
-		if unchanged {
-			rec := *prior
-			if rec.Repository, rec.Tag, err = r.engine.Locate(spec, rec.Digest); err != nil {
-				return mirrorRecord{}, false, err
-			}
-			if spec.MaxBytes > 0 && rec.Size > spec.MaxBytes {
-				return mirrorRecord{}, false, &mirror.TooLargeError{Source: spec.Source, Size: rec.Size, MaxBytes: spec.MaxBytes}
-			}
-			return rec, false, nil
-		}
-		spec.SourceDigest = digest
-	}
-	p, err := r.engine.Plan(ctx, spec)
-	if err != nil {
-		return mirrorRecord{}, false, err
-	}
-	return recordOf(p), true, nil
-}
-
-// referrersUnchanged looks for the referrers of the recorded subjects at the source (one request
-// per subject plus the cosign tag HEADs) and reports whether it finds what the last apply found.
-func (r *imageMirrorResource) referrersUnchanged(ctx context.Context, spec mirror.Spec, prior *mirrorRecord) (bool, error) {
-	if prior.ReferrerLookup == nil {
-		return false, nil
-	}
-	lookup, err := r.engine.FindReferrers(ctx, spec.Source, prior.ReferrerLookup.Subjects)
-	if err != nil {
-		return false, err
-	}
-	return lookup.Equal(*prior.ReferrerLookup), nil
-}
-
 // newReferrersWarning names the referrers that appeared at the source since the last apply.
-func newReferrersWarning(spec mirror.Spec, rec, prior mirrorRecord, diags *diag.Diagnostics) {
+func newReferrersWarning(spec mirror.Spec, rec, prior mirror.Record, diags *diag.Diagnostics) {
 	var names []string
 	for _, r := range rec.Referrers {
 		if !slices.Contains(prior.Referrers, r) {
@@ -178,19 +118,20 @@ const quietPlatforms = 2
 // decides reports whether a plan decides what a mirror is: a new mirror (prior is nil), another
 // platform selection, content of another size (the source moved), or another place. A plan that
 // repeats, repairs or only adds signatures to what was applied does not.
-func decides(prior *mirrorRecord, rec mirrorRecord) bool {
+func decides(prior *mirror.Record, rec mirror.Record) bool {
 	if prior == nil {
 		return true
 	}
 	before, after := prior.Selection, rec.Selection
 	before.Referrers, after.Referrers = false, false // signatures are not counted in the size
-	return !before.equal(after) || prior.Size != rec.Size || prior.Repository != rec.Repository || prior.Tag != rec.Tag
+	return !before.Equal(after) || prior.Size != rec.Size || prior.Repository != rec.Repository || prior.Tag != rec.Tag
 }
 
 // planWarnings says what may surprise in a mirror whose plan decides what it is.
-func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
-	// Not when max_bytes bounds the size, nor from a layout, whose platforms the first hop chose.
-	if len(spec.Platforms) == 0 && len(rec.Platforms) > quietPlatforms && spec.MaxBytes == 0 && !mirror.IsLayout(spec.Source) {
+func planWarnings(spec mirror.Spec, rec mirror.Record, diags *diag.Diagnostics) {
+	// Not when max_bytes bounds the size, nor from an OCI image layout or a Zarf package (a
+	// reference with a scheme), whose platforms the first hop chose.
+	if len(spec.Platforms) == 0 && len(rec.Platforms) > quietPlatforms && spec.MaxBytes == 0 && !strings.Contains(spec.Source, "://") {
 		diags.AddAttributeWarning(path.Root("platforms"),
 			fmt.Sprintf("Mirroring all %d platforms of %s", len(rec.Platforms), spec.Source),
 			fmt.Sprintf("%s lists %d platforms (%s) and platforms is not set, so every one is copied: %s (%d bytes) in all.\n\n"+
@@ -204,8 +145,7 @@ func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
 				"The zarf_image_index data source lists the platforms and sizes a source offers.",
 				spec.Source, len(rec.Platforms), strings.Join(rec.Platforms, ", "), mirror.HumanBytes(rec.Size), rec.Size, rec.Platforms[0]))
 	}
-	layout := mirror.IsLayout(rec.Repository) // a layout accepts sparse indexes and keeps entries without ref
-	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve && !layout {
+	if rec.Sparse && rec.Selection.IndexMode == mirror.ModePreserve && !rec.Traits.AcceptsSparse {
 		attribute := path.Root("platforms")
 		left := fmt.Sprintf("only %d of the %d platforms it lists: the images of the others are not copied", len(rec.Manifests), len(rec.Platforms))
 		if len(rec.Manifests) >= len(rec.Platforms) {
@@ -221,10 +161,10 @@ func planWarnings(spec mirror.Spec, rec mirrorRecord, diags *diag.Diagnostics) {
 				"index_mode = \"filter\" for a new index (new digest) that lists only the selected platforms.",
 				rec.Digest, left))
 	}
-	if rec.Tag == "" && !layout {
+	if rec.Tag == "" && !rec.Traits.KeepsUnnamed {
 		diags.AddAttributeWarning(path.Root("target"),
 			"Mirror pushed by digest only",
 			fmt.Sprintf("Neither source nor target names a tag, so %s is pushed without one. Registries may remove "+
-				"untagged manifests when they collect garbage; add a tag to target (%s:<tag>) to keep it.", rec.id(), rec.Repository))
+				"untagged manifests when they collect garbage; add a tag to target (%s:<tag>) to keep it.", rec.ID(), rec.Repository))
 	}
 }

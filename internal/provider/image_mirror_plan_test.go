@@ -43,7 +43,7 @@ func testResource(t *testing.T, hosts ...string) *imageMirrorResource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &imageMirrorResource{engine: mirror.New(mirror.WithClient(c))}
+	return &imageMirrorResource{engine: mirror.New(mirror.WithScheme(c))}
 }
 
 // contentSize computes, from what the registry serves and without the engine, the bytes of
@@ -188,7 +188,7 @@ func modifyPlan(t *testing.T, r *imageMirrorResource, model imageMirrorModel, st
 
 // modifyPlanAfterApply calls ModifyPlan for model with the state and private state that an
 // apply of rec leaves.
-func modifyPlanAfterApply(t *testing.T, r *imageMirrorResource, model imageMirrorModel, rec mirrorRecord) *fwresource.ModifyPlanResponse {
+func modifyPlanAfterApply(t *testing.T, r *imageMirrorResource, model imageMirrorModel, rec mirror.Record) *fwresource.ModifyPlanResponse {
 	t.Helper()
 	state := model
 	if d := state.setComputed(rec); d.HasError() {
@@ -199,7 +199,7 @@ func modifyPlanAfterApply(t *testing.T, r *imageMirrorResource, model imageMirro
 }
 
 // modifyPlanWithRecord is modifyPlan with rec, when not nil, in the private state.
-func modifyPlanWithRecord(t *testing.T, r *imageMirrorResource, model imageMirrorModel, state *imageMirrorModel, rec *mirrorRecord) (*fwresource.ModifyPlanResponse, imageMirrorModel) {
+func modifyPlanWithRecord(t *testing.T, r *imageMirrorResource, model imageMirrorModel, state *imageMirrorModel, rec *mirror.Record) (*fwresource.ModifyPlanResponse, imageMirrorModel) {
 	t.Helper()
 	ctx := context.Background()
 	var sr fwresource.SchemaResponse
@@ -287,7 +287,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 	ctx := context.Background()
 	spec := mirror.Spec{Source: proxy.Ref("app/web:1.0"), Target: reg.Ref("mirror/web"), IndexMode: mirror.ModePreserve, Attestations: true}
 
-	first, inspected, err := r.planRecord(ctx, spec, nil)
+	first, inspected, err := r.engine.Replan(ctx, spec, nil)
 	if err != nil || !inspected {
 		t.Fatalf("first plan: inspected = %v, err = %v", inspected, err)
 	}
@@ -295,14 +295,14 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 
 	t.Run("unchanged", func(t *testing.T) {
 		proxy.Reset()
-		rec, inspected, err := r.planRecord(ctx, spec, &first)
+		rec, inspected, err := r.engine.Replan(ctx, spec, &first)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if inspected {
 			t.Error("an unchanged source was inspected again")
 		}
-		if rec.Digest != first.Digest || rec.Size != first.Size || rec.ref() != first.ref() || len(rec.Manifests) != len(first.Manifests) {
+		if rec.Digest != first.Digest || rec.Size != first.Size || rec.Ref() != first.Ref() || len(rec.Manifests) != len(first.Manifests) {
 			t.Errorf("the reused record differs: %+v, want %+v", rec, first)
 		}
 		if err := expectRequests(t, proxy, map[registrytest.Call]int{headManifest: 1, getManifest: 0, getBlob: 0, headBlob: 0}); err != nil {
@@ -314,7 +314,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 		proxy.Reset()
 		small := spec
 		small.MaxBytes = first.Size - 1
-		_, _, err := r.planRecord(ctx, small, &first)
+		_, _, err := r.engine.Replan(ctx, small, &first)
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(first.Size)) {
 			t.Errorf("err = %v, want max_bytes exceeded with %d", err, first.Size)
 		}
@@ -327,7 +327,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 		proxy.Reset()
 		narrow := spec
 		narrow.Platforms = []string{"linux/amd64"}
-		rec, inspected, err := r.planRecord(ctx, narrow, &first)
+		rec, inspected, err := r.engine.Replan(ctx, narrow, &first)
 		if err != nil || !inspected {
 			t.Fatalf("inspected = %v, err = %v", inspected, err)
 		}
@@ -343,7 +343,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 	t.Run("source tag moved", func(t *testing.T) {
 		moved := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]})
 		proxy.Reset()
-		rec, inspected, err := r.planRecord(ctx, spec, &first)
+		rec, inspected, err := r.engine.Replan(ctx, spec, &first)
 		if err != nil || !inspected {
 			t.Fatalf("inspected = %v, err = %v", inspected, err)
 		}
@@ -361,8 +361,7 @@ func TestAccImageMirror_replanCostsOneHeadAtSource(t *testing.T) {
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, src)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
-	config := hostsConfig(proxy.Host, dst.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
-		proxy.Ref("app/web:1.0"), dst.Ref("mirror/web"))
+	config := hostsConfig(proxy.Host, dst.Host) + mirrorResource(proxy.Ref("app/web:1.0"), dst.Ref("mirror/web"))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
@@ -386,21 +385,20 @@ func TestAccImageMirror_replanCostsOneHeadAtSource(t *testing.T) {
 // Known and unknown values
 // ---------------------------------------------------------------------------------------------
 
-// plannedValues captures the planned values of a resource, to compare them with the state
-// after apply.
+// plannedValues holds the planned values of a resource that its check captured, to compare
+// them with the state after apply.
 type plannedValues struct {
 	addr   string
 	values map[string]any
 }
 
-func (p *plannedValues) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	for _, rc := range req.Plan.ResourceChanges {
-		if rc.Address == p.addr {
-			p.values, _ = rc.Change.After.(map[string]any)
-			return
-		}
-	}
-	resp.Error = fmt.Errorf("%s is not in the plan", p.addr)
+// check captures the planned values.
+func (p *plannedValues) check() plancheck.PlanCheck {
+	return planFuncCheck(func(plan *tfjson.Plan) error {
+		_, after, err := resourceChange(plan.ResourceChanges, p.addr, "planned changes")
+		p.values = after
+		return err
+	})
 }
 
 // sameAsState fails unless every computed attribute of the state equals what was planned.
@@ -472,7 +470,7 @@ resource "zarf_image_mirror" "filtered" {
 		stateChecks = append(stateChecks, statecheck.ExpectKnownValue(full, tfjsonpath.New(attr), check))
 	}
 	fullPlan, filteredPlan := &plannedValues{addr: full}, &plannedValues{addr: filtered}
-	planChecks = append(planChecks, fullPlan, filteredPlan,
+	planChecks = append(planChecks, fullPlan.check(), filteredPlan.check(),
 		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("source_digest"), knownvalue.StringExact(digest)),
 		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("digest"), knownvalue.StringRegexp(regexp.MustCompile(`^sha256:[0-9a-f]{64}$`))),
 		plancheck.ExpectKnownValue(filtered, tfjsonpath.New("manifests"), knownvalue.ListExact([]knownvalue.Check{
@@ -684,7 +682,9 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 	reg := registrytest.Start(t)
 	many := registrytest.PushIndex(t, reg.Ref("app/many:1"), registrytest.IndexSpec{Images: sixteenPlatforms, Attestations: true})
 	registrytest.PushIndex(t, reg.Ref("app/two:1"), registrytest.IndexSpec{Images: testImages[:2], Attestations: true})
-	r := testResource(t, reg.Host)
+	// Each case plans with an engine of its own, as a separate Terraform run does: one run
+	// with two mirrors of other sources into one tag is an error of its own (claims).
+	r := func() *imageMirrorResource { return testResource(t, reg.Host) }
 	ctx := context.Background()
 	source, target := reg.Ref("app/many:1"), reg.Ref("mirror/many")
 	allPlatforms := func(resp *fwresource.ModifyPlanResponse) []string {
@@ -700,13 +700,13 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 		}
 		return texts
 	}
-	applied := func(m imageMirrorModel) mirrorRecord {
+	applied := func(m imageMirrorModel) mirror.Record {
 		t.Helper()
 		spec, _, d := m.spec(ctx)
 		if d.HasError() {
 			t.Fatal(d)
 		}
-		rec, _, err := r.planRecord(ctx, spec, nil)
+		rec, _, err := r().engine.Replan(ctx, spec, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -714,7 +714,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 	}
 
 	t.Run("create of more than two platforms", func(t *testing.T) {
-		resp, _ := modifyPlan(t, r, planModel(t, source, target, nil, mirror.ModePreserve), nil)
+		resp, _ := modifyPlan(t, r(), planModel(t, source, target, nil, mirror.ModePreserve), nil)
 		warnings := allPlatforms(resp)
 		if len(warnings) != 1 {
 			t.Fatalf("warnings %v, want one about all platforms", diagTexts(resp.Diagnostics))
@@ -741,7 +741,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 		}()},
 	} {
 		t.Run("create, "+tc.name, func(t *testing.T) {
-			resp, _ := modifyPlan(t, r, tc.model, nil)
+			resp, _ := modifyPlan(t, r(), tc.model, nil)
 			if w := allPlatforms(resp); len(w) != 0 {
 				t.Errorf("warning: %v", w)
 			}
@@ -750,7 +750,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 
 	t.Run("create from a layout", func(t *testing.T) {
 		dir := t.TempDir()
-		hop := r.engine
+		hop := r().engine
 		p, err := hop.Plan(ctx, mirror.Spec{Source: source, Target: "oci-layout://" + dir, Attestations: true})
 		if err != nil {
 			t.Fatal(err)
@@ -758,7 +758,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 		if _, err := hop.Apply(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		resp, _ := modifyPlan(t, r, planModel(t, "oci-layout://"+dir+":1", target, nil, mirror.ModePreserve), nil)
+		resp, _ := modifyPlan(t, r(), planModel(t, "oci-layout://"+dir+":1", target, nil, mirror.ModePreserve), nil)
 		if w := allPlatforms(resp); len(w) != 0 {
 			t.Errorf("warning on the second hop, whose platforms the first hop chose: %v", w)
 		}
@@ -766,7 +766,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 
 	t.Run("plan without changes after apply", func(t *testing.T) {
 		m := planModel(t, source, target, nil, mirror.ModePreserve)
-		resp := modifyPlanAfterApply(t, r, m, applied(m))
+		resp := modifyPlanAfterApply(t, r(), m, applied(m))
 		if len(resp.Diagnostics) != 0 {
 			t.Errorf("diagnostics: %v", diagTexts(resp.Diagnostics))
 		}
@@ -775,7 +775,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 	t.Run("new selection", func(t *testing.T) {
 		before := planModel(t, source, target, nil, mirror.ModePreserve)
 		before.Attestations = fwtypes.BoolValue(false)
-		resp := modifyPlanAfterApply(t, r, planModel(t, source, target, nil, mirror.ModePreserve), applied(before))
+		resp := modifyPlanAfterApply(t, r(), planModel(t, source, target, nil, mirror.ModePreserve), applied(before))
 		if w := allPlatforms(resp); len(w) != 1 {
 			t.Errorf("warnings %v, want the one about all platforms", diagTexts(resp.Diagnostics))
 		}
@@ -786,7 +786,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 		m.Referrers = fwtypes.BoolValue(true)
 		rec := applied(m)
 		pushCosign(t, reg.Ref("app/many"), many.Digest.String(), ".sig")
-		resp := modifyPlanAfterApply(t, r, m, rec)
+		resp := modifyPlanAfterApply(t, r(), m, rec)
 		warnings := diagTexts(resp.Diagnostics)
 		if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "New signatures or attestations at the source") {
 			t.Errorf("diagnostics %v, want only the one about the new signature", warnings)
@@ -933,8 +933,7 @@ func TestAccImageMirror_tagMovedBetweenPlanAndApply(t *testing.T) {
 		moved = registrytest.PushIndex(t, src.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]}).Digest.String()
 		return nil
 	})
-	config := hostsConfig(src.Host, dstProxy.Host) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
-		src.Ref("app/web:1.0"), dstProxy.Ref("mirror/web"))
+	config := hostsConfig(src.Host, dstProxy.Host) + mirrorResource(src.Ref("app/web:1.0"), dstProxy.Ref("mirror/web"))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{{

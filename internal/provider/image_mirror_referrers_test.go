@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,10 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -30,71 +26,19 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
 )
 
-// Media types of the referrers these tests push.
-const (
-	cosignSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
-	dsseEnvelope        = "application/vnd.dsse.envelope.v1+json"
-	exampleSBOM         = "application/vnd.example.sbom"
-)
+// exampleSBOM is the artifact type of the SBOMs these tests push.
+const exampleSBOM = "application/vnd.example.sbom"
 
-// pushTestBlob uploads data to the repository ref ("<host>/<path>") and returns its descriptor.
-func pushTestBlob(t *testing.T, repo string, data []byte, mt types.MediaType) v1.Descriptor {
-	t.Helper()
-	r, err := name.NewRepository(repo, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := static.NewLayer(data, mt)
-	if err := remote.WriteLayer(r, l, remote.WithContext(t.Context())); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := l.Digest()
-	size, _ := l.Size()
-	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}
-}
-
-// cosignTagOf is cosign's tag for what refers to digest: sha256-<hex><suffix>.
-func cosignTagOf(digest, suffix string) string { return strings.Replace(digest, ":", "-", 1) + suffix }
-
-// pushCosign pushes to repo, as cosign does, a signature (".sig": a simple-signing layer
-// annotated with dev.cosignproject.cosign/signature) or an attestation (".att": a DSSE envelope)
-// of subject under the tag sha256-<hex><suffix>, and returns the manifest bytes.
+// pushCosign pushes to repo a cosign signature (".sig") or attestation (".att") of subject under
+// its cosign tag, and returns the manifest bytes.
 func pushCosign(t *testing.T, repo, subject, suffix string) []byte {
-	t.Helper()
-	raw := cosignManifest(t, repo, subject, suffix)
-	registrytest.PushRaw(t, repo+":"+cosignTagOf(subject, suffix), types.OCIManifestSchema1, raw)
-	return raw
+	return registrytest.At(t, repo).Cosign(subject, suffix).Raw
 }
 
-// cosignManifest uploads the blobs of the manifest that pushCosign pushes and returns its bytes.
-func cosignManifest(t *testing.T, repo, subject, suffix string) []byte {
-	t.Helper()
-	layerType, payload := types.MediaType(cosignSimpleSigning),
-		fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`, repo, subject)
-	if suffix == ".att" {
-		layerType, payload = dsseEnvelope, fmt.Sprintf(`{"payloadType":"application/vnd.in-toto+json","payload":%q,"signatures":[]}`,
-			base64.StdEncoding.EncodeToString([]byte(`{"subject":[{"digest":{"sha256":"`+strings.TrimPrefix(subject, "sha256:")+`"}}]}`)))
-	}
-	layer := pushTestBlob(t, repo, []byte(payload), layerType)
-	config := pushTestBlob(t, repo, []byte(fmt.Sprintf(`{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[%q]}}`, layer.Digest)), types.OCIConfigJSON)
-	signature := base64.StdEncoding.EncodeToString([]byte("signature of " + subject + suffix))
-	raw := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"size":%d,"digest":%q},"layers":[{"mediaType":%q,"size":%d,"digest":%q,"annotations":{"dev.cosignproject.cosign/signature":%q}}]}`,
-		types.OCIManifestSchema1, config.MediaType, config.Size, config.Digest, layer.MediaType, layer.Size, layer.Digest, signature))
-	return raw
-}
-
-// pushSBOM pushes to repo an OCI 1.1 artifact (artifactType application/vnd.example.sbom, empty
-// config) whose subject is the manifest d, and returns its bytes. go-containerregistry adds it to
-// the fallback tag of the subject when the registry has no referrers API.
+// pushSBOM pushes to repo an OCI 1.1 SBOM artifact whose subject is the manifest d, and returns
+// its bytes.
 func pushSBOM(t *testing.T, repo string, d v1.Descriptor) []byte {
-	t.Helper()
-	config := pushTestBlob(t, repo, []byte("{}"), "application/vnd.oci.empty.v1+json")
-	layer := pushTestBlob(t, repo, []byte(`{"spdxVersion":"SPDX-2.3","name":"`+d.Digest.String()+`"}`), "application/spdx+json")
-	raw := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"artifactType":%q,"config":{"mediaType":%q,"size":%d,"digest":%q},"layers":[{"mediaType":%q,"size":%d,"digest":%q}],"subject":{"mediaType":%q,"size":%d,"digest":%q}}`,
-		types.OCIManifestSchema1, exampleSBOM, config.MediaType, config.Size, config.Digest, layer.MediaType, layer.Size, layer.Digest,
-		d.MediaType, d.Size, d.Digest))
-	registrytest.PushRaw(t, repo, types.OCIManifestSchema1, raw)
-	return raw
+	return registrytest.At(t, repo).Artifact(exampleSBOM, d, `{"spdxVersion":"SPDX-2.3","name":"`+d.Digest.String()+`"}`).Raw
 }
 
 // referrerIs checks one element of copied_referrers; tag "" is a null tag (an OCI referrer).
@@ -107,29 +51,6 @@ func referrerIs(raw []byte, artifactType, subject, tag string) knownvalue.Check 
 		"digest": knownvalue.StringExact(sha256Of(raw)), "artifact_type": knownvalue.StringExact(artifactType),
 		"subject": knownvalue.StringExact(subject), "tag": tagCheck,
 	})
-}
-
-// listedReferrers returns the digests that clients find as referrers of subject in repo: through
-// the referrers API, else the fallback tag.
-func listedReferrers(t *testing.T, repo, subject string) []string {
-	t.Helper()
-	ref, err := name.NewDigest(repo+"@"+subject, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Referrers(ref, remote.WithContext(t.Context()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, d := range im.Manifests {
-		out = append(out, d.Digest.String())
-	}
-	return out
 }
 
 // TestAccImageMirrorReferrers mirrors an index with referrers = true to a distribution registry
@@ -171,7 +92,7 @@ func testMirrorReferrers(t *testing.T, impl registrytest.Implementation) {
 	sigAMD := pushCosign(t, repo, amd64.Digest.String(), ".sig")
 	sbomARM := pushSBOM(t, repo, arm64)
 	sbomS390X := pushSBOM(t, repo, s390x)
-	attARM := cosignManifest(t, repo, arm64.Digest.String(), ".att") // pushed (tagged) in step 3
+	attARM := registrytest.At(t, repo).CosignManifest(arm64.Digest.String(), ".att").Raw // pushed (tagged) in step 3
 
 	config := func(extra string) string {
 		return providerConfig(src, dst) + fmt.Sprintf(`
@@ -190,10 +111,10 @@ resource "zarf_image_mirror" "plain" {
 	}
 	target := dst.Ref("mirror/web")
 	all := []knownvalue.Check{
-		referrerIs(sigAMD, cosignSimpleSigning, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".sig")),
+		referrerIs(sigAMD, registrytest.CosignSimpleSigning, amd64.Digest.String(), registrytest.CosignTag(amd64.Digest.String(), ".sig")),
 		referrerIs(sbomARM, exampleSBOM, arm64.Digest.String(), ""),
 		referrerIs(sbomS390X, exampleSBOM, s390x.Digest.String(), ""),
-		referrerIs(sigTop, cosignSimpleSigning, digest, cosignTagOf(digest, ".sig")),
+		referrerIs(sigTop, registrytest.CosignSimpleSigning, digest, registrytest.CosignTag(digest, ".sig")),
 	}
 	// checkTarget checks that clients find the referrers at the target, byte for byte.
 	checkTarget := func(cosign map[string][]byte, oci map[string][][]byte) resource.TestCheckFunc {
@@ -204,7 +125,7 @@ resource "zarf_image_mirror" "plain" {
 				}
 			}
 			for subject, wants := range oci {
-				listed := listedReferrers(t, target, subject)
+				listed := registrytest.Referrers(t, target, subject)
 				for _, want := range wants {
 					if !slices.Contains(listed, sha256Of(want)) {
 						return fmt.Errorf("%s lists %v as referrers of %s, not %s", target, listed, subject, sha256Of(want))
@@ -213,7 +134,7 @@ resource "zarf_image_mirror" "plain" {
 						return err
 					}
 				}
-				fallback := registrytest.Exists(t, target+":"+cosignTagOf(subject, ""))
+				fallback := registrytest.Exists(t, target+":"+registrytest.CosignTag(subject, ""))
 				if fallback == impl.Caps.ReferrersAPI {
 					return fmt.Errorf("%s (referrers API %t): fallback tag of %s exists = %t", dst.Name, impl.Caps.ReferrersAPI, subject, fallback)
 				}
@@ -240,10 +161,10 @@ resource "zarf_image_mirror" "plain" {
 				Check: resource.ComposeTestCheckFunc(
 					checkSameBytes(t, target+":1.0", raw, types.OCIImageIndex),
 					checkTarget(
-						map[string][]byte{cosignTagOf(digest, ".sig"): sigTop, cosignTagOf(amd64.Digest.String(), ".sig"): sigAMD},
+						map[string][]byte{registrytest.CosignTag(digest, ".sig"): sigTop, registrytest.CosignTag(amd64.Digest.String(), ".sig"): sigAMD},
 						map[string][][]byte{arm64.Digest.String(): {sbomARM}, s390x.Digest.String(): {sbomS390X}}),
 					func(*terraform.State) error {
-						if registrytest.Exists(t, dst.Ref("mirror/plain:"+cosignTagOf(digest, ".sig"))) {
+						if registrytest.Exists(t, dst.Ref("mirror/plain:"+registrytest.CosignTag(digest, ".sig"))) {
 							return fmt.Errorf("referrers = false copied the index signature")
 						}
 						return nil
@@ -254,7 +175,7 @@ resource "zarf_image_mirror" "plain" {
 				// A signature deleted at the target: refresh notices it, the plan repairs it.
 				PreConfig: func() {
 					if impl.Caps.ReferrersAPI { // go-containerregistry's registry deletes the tag alone
-						registrytest.Delete(t, target+":"+cosignTagOf(amd64.Digest.String(), ".sig"))
+						registrytest.Delete(t, target+":"+registrytest.CosignTag(amd64.Digest.String(), ".sig"))
 					} else { // distribution deletes the manifest and its tags
 						registrytest.Delete(t, target+"@"+sha256Of(sigAMD))
 					}
@@ -265,23 +186,23 @@ resource "zarf_image_mirror" "plain" {
 					plancheck.ExpectResourceAction("zarf_image_mirror.plain", plancheck.ResourceActionNoop),
 					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact(all)),
 				}},
-				Check: checkTarget(map[string][]byte{cosignTagOf(amd64.Digest.String(), ".sig"): sigAMD}, nil),
+				Check: checkTarget(map[string][]byte{registrytest.CosignTag(amd64.Digest.String(), ".sig"): sigAMD}, nil),
 			},
 			{
 				// A new attestation at the source: the plan proposes to copy it.
 				PreConfig: func() {
-					registrytest.PushRaw(t, repo+":"+cosignTagOf(arm64.Digest.String(), ".att"), types.OCIManifestSchema1, attARM)
+					registrytest.PushRaw(t, repo+":"+registrytest.CosignTag(arm64.Digest.String(), ".att"), types.OCIManifestSchema1, attARM)
 				},
 				Config: config(""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(mirrorAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{
 						all[0], all[1],
-						referrerIs(attARM, dsseEnvelope, arm64.Digest.String(), cosignTagOf(arm64.Digest.String(), ".att")),
+						referrerIs(attARM, registrytest.DSSEEnvelope, arm64.Digest.String(), registrytest.CosignTag(arm64.Digest.String(), ".att")),
 						all[2], all[3],
 					})),
 				}},
-				Check: checkTarget(map[string][]byte{cosignTagOf(arm64.Digest.String(), ".att"): attARM}, nil),
+				Check: checkTarget(map[string][]byte{registrytest.CosignTag(arm64.Digest.String(), ".att"): attARM}, nil),
 			},
 			{
 				// A platform subset as a new index keeps exactly the referrers of what it keeps:
@@ -316,11 +237,11 @@ func TestAccImageMirrorReferrersSubset(t *testing.T) {
 	sigTop := pushCosign(t, repo, sha256Of(raw), ".sig")
 	sigAMD := pushCosign(t, repo, amd64.Digest.String(), ".sig")
 	sbomS390X := pushSBOM(t, repo, s390x)
-	attAMD := cosignManifest(t, repo, amd64.Digest.String(), ".att")
+	attAMD := registrytest.At(t, repo).CosignManifest(amd64.Digest.String(), ".att").Raw
 	target := dst.Ref("mirror/web")
 	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nreferrers = true\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\nindex_mode = \"filter\"",
 		src.Ref("app/web:1.0"), target), src, dst)
-	sigCheck := referrerIs(sigAMD, cosignSimpleSigning, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".sig"))
+	sigCheck := referrerIs(sigAMD, registrytest.CosignSimpleSigning, amd64.Digest.String(), registrytest.CosignTag(amd64.Digest.String(), ".sig"))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
@@ -330,7 +251,7 @@ func TestAccImageMirrorReferrersSubset(t *testing.T) {
 					plancheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{sigCheck})),
 					planFuncCheck(func(*tfjson.Plan) error {
 						// After the plan is saved and before it is applied, the image gets an attestation.
-						registrytest.PushRaw(t, repo+":"+cosignTagOf(amd64.Digest.String(), ".att"), types.OCIManifestSchema1, attAMD)
+						registrytest.PushRaw(t, repo+":"+registrytest.CosignTag(amd64.Digest.String(), ".att"), types.OCIManifestSchema1, attAMD)
 						return nil
 					}),
 				}},
@@ -341,11 +262,11 @@ func TestAccImageMirrorReferrersSubset(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(mirrorAddr, tfjsonpath.New("copied_referrers"), knownvalue.ListExact([]knownvalue.Check{
 						sigCheck,
-						referrerIs(attAMD, dsseEnvelope, amd64.Digest.String(), cosignTagOf(amd64.Digest.String(), ".att")),
+						referrerIs(attAMD, registrytest.DSSEEnvelope, amd64.Digest.String(), registrytest.CosignTag(amd64.Digest.String(), ".att")),
 					})),
 				},
 				Check: func(*terraform.State) error {
-					if err := checkSameBytes(t, target+":"+cosignTagOf(amd64.Digest.String(), ".sig"), sigAMD, types.OCIManifestSchema1)(nil); err != nil {
+					if err := checkSameBytes(t, target+":"+registrytest.CosignTag(amd64.Digest.String(), ".sig"), sigAMD, types.OCIManifestSchema1)(nil); err != nil {
 						return err
 					}
 					for _, r := range [][]byte{sigTop, sbomS390X} {
@@ -388,12 +309,12 @@ func TestCopy_pinsPlannedReferrers(t *testing.T) {
 	if len(rec.Referrers) != 1 || rec.Referrers[0].Digest != sha256Of(sig) {
 		t.Fatalf("copied %+v, planned only the signature %s", rec.Referrers, sha256Of(sig))
 	}
-	if registrytest.Exists(t, reg.Ref("mirror/web:"+cosignTagOf(digest, ".att"))) {
+	if registrytest.Exists(t, reg.Ref("mirror/web:"+registrytest.CosignTag(digest, ".att"))) {
 		t.Error("the attestation that appeared after the plan was copied")
 	}
 	spec, _, _ := plan.spec(t.Context())
-	if unchanged, err := r.referrersUnchanged(t.Context(), spec, &rec); err != nil || unchanged {
-		t.Errorf("the next plan does not notice the new attestation: unchanged = %t, %v", unchanged, err)
+	if _, inspected, err := r.engine.Replan(t.Context(), spec, &rec); err != nil || !inspected {
+		t.Errorf("the next plan does not notice the new attestation: inspected = %t, %v", inspected, err)
 	}
 
 	registrytest.Delete(t, repo+"@"+sha256Of(sig))
@@ -404,23 +325,27 @@ func TestCopy_pinsPlannedReferrers(t *testing.T) {
 }
 
 func TestReportReferrerDrift(t *testing.T) {
-	sig := mirror.Referrer{Digest: "sha256:s1", ArtifactType: cosignSimpleSigning, Subject: "sha256:a1", Tag: "sha256-a1.sig"}
+	sig := mirror.Referrer{Digest: "sha256:s1", ArtifactType: registrytest.CosignSimpleSigning, Subject: "sha256:a1", Tag: "sha256-a1.sig"}
 	sbom := mirror.Referrer{Digest: "sha256:s2", ArtifactType: exampleSBOM, Subject: "sha256:a2"}
-	rec := mirrorRecord{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0", Referrers: []mirror.Referrer{sig, sbom}}
+	rec := mirror.Record{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0", Referrers: []mirror.Referrer{sig, sbom}}
 	var state imageMirrorModel
-	if d := state.setComputed(rec); d.HasError() {
-		t.Fatal(d)
+	read := func(d *mirror.Drift, diags *diag.Diagnostics) {
+		t.Helper()
+		if d := state.setComputed(rec.WithDrift(d)); d.HasError() {
+			t.Fatal(d)
+		}
+		reportReferrerDrift(rec, d, diags)
 	}
 	var diags diag.Diagnostics
-	reportReferrerDrift(&state, rec, &mirror.Drift{Current: rec.Digest}, &diags)
+	read(&mirror.Drift{Current: rec.Digest}, &diags)
 	if len(diags) != 0 || len(state.CopiedReferrers.Elements()) != 2 {
 		t.Fatalf("without drift: %v, %d referrers", diags, len(state.CopiedReferrers.Elements()))
 	}
-	reportReferrerDrift(&state, rec, &mirror.Drift{Current: rec.Digest, MissingReferrers: []mirror.Referrer{sig}}, &diags)
+	read(&mirror.Drift{Current: rec.Digest, MissingReferrers: []mirror.Referrer{sig}}, &diags)
 	if len(diags) != 1 || diags[0].Summary() != "Signatures or attestations missing at the target" || len(state.CopiedReferrers.Elements()) != 1 {
 		t.Fatalf("diagnostics %v, %d referrers left", diags, len(state.CopiedReferrers.Elements()))
 	}
-	for _, p := range []string{"At r.example/mirror/web: cosign tag sha256-a1.sig (sha256:s1), artifact type " + cosignSimpleSigning + ", of sha256:a1 is gone",
+	for _, p := range []string{"At r.example/mirror/web: cosign tag sha256-a1.sig (sha256:s1), artifact type " + registrytest.CosignSimpleSigning + ", of sha256:a1 is gone",
 		"applying it copies them again"} {
 		if !strings.Contains(diags[0].Detail(), p) {
 			t.Errorf("warning %q does not say %q", diags[0].Detail(), p)
@@ -428,7 +353,7 @@ func TestReportReferrerDrift(t *testing.T) {
 	}
 
 	diags = nil
-	newReferrersWarning(mirror.Spec{Source: "src.example/app:1.0"}, mirrorRecord{Referrers: []mirror.Referrer{sig, sbom}}, mirrorRecord{Referrers: []mirror.Referrer{sig}}, &diags)
+	newReferrersWarning(mirror.Spec{Source: "src.example/app:1.0"}, mirror.Record{Referrers: []mirror.Referrer{sig, sbom}}, mirror.Record{Referrers: []mirror.Referrer{sig}}, &diags)
 	if len(diags) != 1 || !strings.Contains(diags[0].Detail(), "referrer sha256:s2, artifact type "+exampleSBOM+", of sha256:a2") {
 		t.Fatalf("new referrers warning: %v", diags)
 	}

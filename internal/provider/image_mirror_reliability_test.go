@@ -18,23 +18,7 @@ import (
 // reliabilityConfig mirrors source to target with the given max_retries; hosts are listed in
 // insecure_registries (the test registries and proxies serve plain HTTP).
 func reliabilityConfig(source, target string, maxRetries int, hosts ...string) string {
-	list := ""
-	for i, h := range hosts {
-		if i > 0 {
-			list += ", "
-		}
-		list += fmt.Sprintf("%q", h)
-	}
-	return fmt.Sprintf(`provider "zarf" {
-  insecure_registries = [%s]
-  max_retries         = %d
-}
-
-resource "zarf_image_mirror" "test" {
-  source = %q
-  target = %q
-}
-`, list, maxRetries, source, target)
+	return mirrorWith(providerBlock{insecure: hosts, maxRetries: &maxRetries}, source, target)
 }
 
 // TestAccImageMirror_indexPushFailingThenRecovering: a target that refuses the index push (503,

@@ -112,18 +112,18 @@ func (d *imageTagsDataSource) Read(ctx context.Context, req datasource.ReadReque
 		Semver: m.Semver.ValueString(), Include: m.Include, Exclude: m.Exclude, Newest: int(m.Newest.ValueInt64()),
 	})
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Invalid tag selection", err)
+		addEngineError(&resp.Diagnostics, "Invalid tag selection", err, tagsSourceReferences)
 		return
 	}
 	repository := m.Repository.ValueString()
 	all, err := d.engine.Tags(ctx, repository)
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Cannot list the tags of "+repository, err)
+		addEngineError(&resp.Diagnostics, "Cannot list the tags of "+repository, err, tagsSourceReferences)
 		return
 	}
 	selected, err := selector.Select(all)
 	if err != nil {
-		addEngineError(&resp.Diagnostics, "Cannot select the newest tags of "+repository, err)
+		addEngineError(&resp.Diagnostics, "Cannot select the newest tags of "+repository, err, tagsSourceReferences)
 		return
 	}
 	tflog.Info(ctx, "listed the tags of a repository", map[string]any{"repository": repository, "tags": len(all), "selected": len(selected)})

@@ -117,7 +117,7 @@ func TestAccImageTags_errors(t *testing.T) {
 			{
 				Config: tagsConfig(fmt.Sprintf("repository = %q", reg.Ref("app/web:1.0.0"))),
 				ExpectError: phrases(fmt.Sprintf("repository = %q", reg.Ref("app/web:1.0.0")),
-					"it has a tag or a digest, but a repository has neither: write "+reg.Ref("app/web")),
+					"it names an image, but a repository names none: write "+reg.Ref("app/web")),
 			},
 		},
 	})

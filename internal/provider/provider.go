@@ -87,7 +87,7 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 			"jobs": schema.Int64Attribute{
 				Optional: true,
 				MarkdownDescription: fmt.Sprintf("How many transfers (blobs and manifests) run at once. "+
-					"Defaults to %d.", mirror.DefaultJobs),
+					"Defaults to %d.", registry.DefaultJobs),
 				Validators: []validator.Int64{int64validator.Between(1, 64)},
 			},
 			"max_retries": schema.Int64Attribute{
@@ -171,6 +171,8 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	logInfo := func(ctx context.Context, msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
+	cfg.Logger = logInfo
 	client, err := registry.New(cfg)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid provider configuration", err.Error())
@@ -182,11 +184,10 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 		resp.Diagnostics.AddAttributeError(path.Root("cache_dir"), "Invalid cache_dir", data.packagesErr.Error())
 		return
 	}
-	jobs := cmp.Or(cfg.Jobs, mirror.DefaultJobs)
 	data.engine = mirror.New(
-		mirror.WithClient(client),
-		mirror.WithJobs(jobs),
-		mirror.WithLogger(func(ctx context.Context, msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }),
+		mirror.WithScheme(client),
+		mirror.WithJobs(cmp.Or(cfg.Jobs, registry.DefaultJobs)),
+		mirror.WithLogger(logInfo),
 	)
 	resp.ResourceData = data
 	resp.DataSourceData = data

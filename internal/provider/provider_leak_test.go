@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -25,7 +25,7 @@ import (
 )
 
 // Credentials never appear in state, plan output or logs, and one registry's credentials are
-// never sent to another host (DESIGN.md, provider zarf).
+// never sent to another host, as the provider documentation (docs/index.md) promises.
 
 // secretForms returns each secret as written and base64-encoded (standard and URL alphabets).
 // Pass "user:password" too (see basicForms): its base64 is what a Basic Authorization header
@@ -106,33 +106,31 @@ func walkStrings(v any, fn func(string) bool) bool {
 	return true
 }
 
-// noSecretInPlan is a plan check: the JSON plan (what `terraform show -json` prints, and what
-// plan output is rendered from) contains none of the forms, outside "variables": Terraform
-// puts the values of root module variables there, sensitive ones included, and the provider
-// has no say in it. (Likewise "configuration" holds constant_value for arguments written
-// literally, sensitive provider arguments included; the test uses variables.)
-type noSecretInPlan struct{ forms []string }
-
-func (c noSecretInPlan) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	raw, err := json.Marshal(req.Plan)
-	if err != nil {
-		resp.Error = err
-		return
-	}
-	var sections map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &sections); err != nil {
-		resp.Error = err
-		return
-	}
-	for name, section := range sections {
-		if name == "variables" {
-			continue
+// expectNoSecretInPlan checks that the JSON plan (what `terraform show -json` prints, and what
+// plan output is rendered from) contains none of the forms, outside "variables": Terraform puts
+// the values of root module variables there, sensitive ones included, and the provider has no
+// say in it. (Likewise "configuration" holds constant_value for arguments written literally,
+// sensitive provider arguments included; the test uses variables.)
+func expectNoSecretInPlan(forms []string) plancheck.PlanCheck {
+	return planFuncCheck(func(plan *tfjson.Plan) error {
+		raw, err := json.Marshal(plan)
+		if err != nil {
+			return err
 		}
-		if f, ok := findSecret(section, c.forms); ok {
-			resp.Error = fmt.Errorf("the plan's %q contains a secret (%q):\n%s", name, f, section)
-			return
+		var sections map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &sections); err != nil {
+			return err
 		}
-	}
+		for name, section := range sections {
+			if name == "variables" {
+				continue
+			}
+			if f, ok := findSecret(section, forms); ok {
+				return fmt.Errorf("the plan's %q contains a secret (%q):\n%s", name, f, section)
+			}
+		}
+		return nil
+	})
 }
 
 // stateFiles returns the Terraform state files (and their backups) under dir.
@@ -277,8 +275,8 @@ func TestAccProviderAuth_secretsStayOutOfStatePlanAndLogs(t *testing.T) {
 	provider := providerBlock{
 		caPEM: caBundle(&src.Endpoint, &dst.Endpoint),
 		auth: []authBlock{
-			{address: src.Host, username: src.Username, passwordVar: "src_password"},
-			{address: dst.Host, username: dst.Username, passwordVar: "dst_password"},
+			{address: src.Host, username: src.Username, passwordExpr: "var.src_password"},
+			{address: dst.Host, username: dst.Username, passwordExpr: "var.dst_password"},
 		},
 	}
 	variable := "variable \"src_password\" {\n  type      = string\n  sensitive = true\n}\n" +
@@ -287,7 +285,7 @@ func TestAccProviderAuth_secretsStayOutOfStatePlanAndLogs(t *testing.T) {
 		"src_password": config.StringVariable(src.Password),
 		"dst_password": config.StringVariable(dst.Password),
 	}
-	noSecret := noSecretInPlan{forms: forms}
+	noSecret := expectNoSecretInPlan(forms)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		WorkingDir:               workDir,

@@ -24,6 +24,47 @@ var testProviders = map[string]func() (tfprotov6.ProviderServer, error){
 	"zarf": providerserver.NewProtocol6WithError(New("test")()),
 }
 
+// providerBlock writes a provider "zarf" block: the one way acceptance tests configure the
+// provider.
+type providerBlock struct {
+	insecure   []string
+	caPEM      []byte
+	maxRetries *int
+	auth       []authBlock
+}
+
+// authBlock is one registry_auth block. With passwordExpr set, the password is that HCL
+// expression (var.x, a resource attribute) instead of the literal password.
+type authBlock struct{ address, username, password, passwordExpr string }
+
+func (p providerBlock) String() string {
+	var b strings.Builder
+	b.WriteString("provider \"zarf\" {\n")
+	if len(p.insecure) > 0 {
+		quoted := make([]string, len(p.insecure))
+		for i, h := range p.insecure {
+			quoted[i] = fmt.Sprintf("%q", h)
+		}
+		fmt.Fprintf(&b, "  insecure_registries = [%s]\n", strings.Join(quoted, ", "))
+	}
+	if p.caPEM != nil {
+		fmt.Fprintf(&b, "  ca_pem = %q\n", p.caPEM) // PEM is ASCII: Go and HCL escapes agree
+	}
+	if p.maxRetries != nil {
+		fmt.Fprintf(&b, "  max_retries = %d\n", *p.maxRetries)
+	}
+	for _, a := range p.auth {
+		password := fmt.Sprintf("%q", a.password)
+		if a.passwordExpr != "" {
+			password = a.passwordExpr
+		}
+		fmt.Fprintf(&b, "  registry_auth {\n    address  = %q\n    username = %q\n    password = %s\n  }\n",
+			a.address, a.username, password)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
 // providerConfig is a provider block that reaches the given plain-HTTP test registries.
 func providerConfig(regs ...*registrytest.Registry) string {
 	hosts := make([]string, len(regs))
@@ -35,12 +76,16 @@ func providerConfig(regs ...*registrytest.Registry) string {
 
 // hostsConfig is a provider block that reaches the given hosts (registries or proxies) over
 // plain HTTP.
-func hostsConfig(hosts ...string) string {
-	quoted := make([]string, len(hosts))
-	for i, h := range hosts {
-		quoted[i] = fmt.Sprintf("%q", h)
-	}
-	return fmt.Sprintf("provider \"zarf\" {\n  insecure_registries = [%s]\n}\n", strings.Join(quoted, ", "))
+func hostsConfig(hosts ...string) string { return providerBlock{insecure: hosts}.String() }
+
+// mirrorResource is a zarf_image_mirror "test" from source to target.
+func mirrorResource(source, target string) string {
+	return fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n", source, target)
+}
+
+// mirrorWith is the provider block plus one zarf_image_mirror "test" from source to target.
+func mirrorWith(p providerBlock, source, target string) string {
+	return p.String() + mirrorResource(source, target)
 }
 
 // mirrorConfig is a provider block plus one zarf_image_mirror "test" with the given body.
@@ -56,38 +101,29 @@ var testImages = []registrytest.ImageSpec{
 	{Platform: "linux/s390x", Layers: []int64{1700}, Seed: 4},
 }
 
-// pushHandWrittenIndex pushes testImages (with BuildKit attestations) and an index over them
-// whose bytes no library would write: odd key order, white space, unknown fields. It returns
-// the index bytes.
+// pushHandWrittenIndex pushes testImages (with BuildKit attestations in an OCI index) and an
+// index over them whose bytes no library would write (registrytest.HandIndex: odd key order,
+// white space, unknown fields). It returns the index bytes.
 func pushHandWrittenIndex(t *testing.T, reg *registrytest.Registry, ref string, mediaType types.MediaType) []byte {
 	t.Helper()
-	repo, _, _ := strings.Cut(ref, ":")
+	repo, tag, _ := strings.Cut(ref, ":")
 	imageType := types.OCIManifestSchema1
 	if mediaType == types.DockerManifestList {
 		imageType = types.DockerManifestSchema2
 	}
-	images := registrytest.PushImages(t, reg.Ref(repo), testImages, imageType)
-	var entries []string
+	w := registrytest.At(t, reg.Ref(repo))
+	images := w.Images(testImages, imageType)
+	var entries []registrytest.Entry
 	for _, d := range images {
-		p := d.Platform
-		variant := ""
-		if p.Variant != "" {
-			variant = fmt.Sprintf(`, "variant": %q`, p.Variant)
-		}
-		entries = append(entries, fmt.Sprintf("    {\"platform\": {\"os\": %q,  \"architecture\": %q%s},\n     \"size\": %d, \"digest\": %q, \"mediaType\": %q, \"x-vendor-field\": [1, 2]}",
-			p.OS, p.Architecture, variant, d.Size, d.Digest, d.MediaType))
+		entries = append(entries, registrytest.DescriptorEntry(d))
 	}
 	if mediaType == types.OCIImageIndex {
 		for _, d := range images {
-			a := registrytest.PushAttestation(t, reg.Ref(repo), d)
-			entries = append(entries, fmt.Sprintf("    {\"mediaType\": %q, \"digest\": %q, \"size\": %d, \"annotations\": {%q: %q, %q: %q}, \"platform\": {\"architecture\": \"unknown\", \"os\": \"unknown\"}}",
-				a.MediaType, a.Digest, a.Size, registrytest.AnnotationReferenceType, registrytest.AttestationManifest,
-				registrytest.AnnotationReferenceDigest, d.Digest))
+			entries = append(entries, registrytest.DescriptorEntry(w.Attestation(d)))
 		}
 	}
-	raw := []byte(fmt.Sprintf("{\n  \"manifests\": [\n%s\n  ],\n  \"mediaType\": %q,\n\t\"schemaVersion\": 2,\n  \"annotations\": {\"z\": \"last\", \"a\": \"first\"}\n}\n",
-		strings.Join(entries, ",\n"), mediaType))
-	registrytest.PushRaw(t, reg.Ref(ref), mediaType, raw)
+	raw := registrytest.HandIndex(mediaType, entries...)
+	w.Raw(tag, mediaType, raw)
 	return raw
 }
 
@@ -155,7 +191,7 @@ func checkFilteredIndex(t *testing.T, ref, sourceDigest string) func(*terraform.
 			idx.Manifests[1].Annotations["vnd.docker.reference.digest"] != idx.Manifests[0].Digest.String() {
 			return fmt.Errorf("filtered index lists %+v, want linux/arm/v7 and its attestation", idx.Manifests)
 		}
-		if idx.Annotations["z"] != "last" {
+		if idx.Annotations[registrytest.IndexCreatedAnnotation] == "" {
 			return fmt.Errorf("filtered index lost the source's annotations: %v", idx.Annotations)
 		}
 		repo := ref[:strings.LastIndex(ref, ":")]

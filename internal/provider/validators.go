@@ -2,11 +2,14 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // offlineCheck is a string attribute validator that runs a check of the engine or of the
@@ -33,13 +36,20 @@ func (c offlineCheck) ValidateString(_ context.Context, req validator.StringRequ
 	}
 }
 
-// validReference checks an image reference as the attribute ("source", "target" or "ref")
-// takes it.
-func validReference(attribute string) offlineCheck {
+// validReference checks an image reference as the attribute takes it: as a source or a target
+// (role).
+func validReference(role store.Role, attribute string) offlineCheck {
 	return offlineCheck{
 		summary:     "Invalid image reference",
 		description: "must be an image reference or an OCI image layout reference",
-		check:       func(s string) error { return mirror.ValidateReference(attribute, s) },
+		check: func(s string) error {
+			err := mirror.ValidateReference(role, s)
+			var refErr *mirror.ReferenceError
+			if errors.As(err, &refErr) {
+				return fmt.Errorf("%s %q is not a valid image reference: %s", attribute, refErr.Value, refErr.Reason)
+			}
+			return err
+		},
 	}
 }
 

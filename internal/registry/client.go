@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,7 +16,11 @@ import (
 // Client holds what every registry operation of a provider instance shares: one HTTP
 // transport (connection pools, kept alive), each registry's answer to the API version check
 // (one GET /v2/ per registry, see pingCache), and one go-containerregistry Puller and Pusher,
-// which keep a token per repository and scope, so that nothing is asked twice.
+// which keep a token per repository and scope, so that nothing is asked twice. It also
+// remembers, for the whole process, which repository of a registry holds which blob (to mount it
+// into the next one instead of uploading it again) and which registries lack the referrers API.
+// Its repositories are store.Targets (see Repository), and it is the store.Scheme of registry
+// references (see Open).
 //
 // Requests pass, from the outside in, through go-containerregistry's authentication and its
 // retry wrapper, then through the kept API version checks, then through this package's retry
@@ -35,7 +40,18 @@ type Client struct {
 	keychain  *keychain
 	transport http.RoundTripper // what go-containerregistry's options carry; ListTags uses it directly
 	options   []remote.Option
+	puller    *remote.Puller
+	pusher    *remote.Pusher
+	jobs      int
+	log       Logger
+
+	mounts         mounts   // blob locations per registry, for cross-repository mounts
+	noReferrersAPI sync.Map // registry host → struct{}: read the fallback tag directly
 }
+
+// Logger receives what a Client does on its own initiative, such as uploading a blob when a
+// mount failed (the provider forwards it to tflog at INFO).
+type Logger func(ctx context.Context, msg string, fields map[string]any)
 
 // New validates cfg (see Config.Validate) and returns a Client.
 func New(cfg Config) (*Client, error) {
@@ -47,6 +63,11 @@ func New(cfg Config) (*Client, error) {
 		insecure:  s.insecure,
 		keychain:  &keychain{auth: s.auth, fallback: s.keychain},
 		transport: newTransport(s, cfg.Transport),
+		jobs:      s.jobs,
+		log:       cfg.Logger,
+	}
+	if c.log == nil {
+		c.log = func(context.Context, string, map[string]any) {}
 	}
 	opts := []remote.Option{
 		remote.WithTransport(c.transport),
@@ -56,15 +77,13 @@ func New(cfg Config) (*Client, error) {
 		remote.WithRetryPredicate(restartUpload),
 		remote.WithRetryBackoff(remote.Backoff{Duration: time.Second, Jitter: 1, Steps: s.maxRetries + 1}),
 	}
-	puller, err := remote.NewPuller(opts...)
-	if err != nil {
+	if c.puller, err = remote.NewPuller(opts...); err != nil {
 		return nil, fmt.Errorf("configuring registry access: %w", err)
 	}
-	pusher, err := remote.NewPusher(opts...)
-	if err != nil {
+	if c.pusher, err = remote.NewPusher(opts...); err != nil {
 		return nil, fmt.Errorf("configuring registry access: %w", err)
 	}
-	c.options = append(opts, remote.Reuse(puller), remote.Reuse(pusher))
+	c.options = append(opts, remote.Reuse(c.puller), remote.Reuse(c.pusher))
 	return c, nil
 }
 

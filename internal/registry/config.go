@@ -2,8 +2,8 @@
 // use plain HTTP or unverified TLS, which CAs are trusted, which credentials go to which host,
 // how failed requests are retried, and how registry errors are explained to users.
 //
-// It produces go-containerregistry options (Client.RemoteOptions) for the engine and has no
-// Terraform imports; the provider fills a Config from its attributes.
+// Its Client opens registry repositories as store.Targets for the engine (see Repository) and
+// has no Terraform imports; the provider fills a Config from its attributes.
 package registry
 
 import (
@@ -71,6 +71,8 @@ type Config struct {
 	// Sleep waits between retries and must return early with ctx.Err() when ctx ends (a test
 	// seam). Nil means a timer that watches ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Logger receives progress messages; nil drops them.
+	Logger Logger
 }
 
 // settings is a validated Config in the form the Client uses.

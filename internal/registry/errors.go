@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // Kind is what went wrong when talking to a registry.
@@ -47,6 +49,9 @@ type Error struct {
 func (e *Error) Error() string { return e.msg + ": " + e.cause.Error() }
 
 func (e *Error) Unwrap() error { return e.err }
+
+// Is makes an error of kind NotFound match store.ErrNotFound, as the store seam promises.
+func (e *Error) Is(target error) bool { return target == store.ErrNotFound && e.Kind == NotFound }
 
 // Classify tells what kind of registry error err is.
 func Classify(err error) Kind {

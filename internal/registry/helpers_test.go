@@ -2,16 +2,9 @@ package registry
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,67 +18,21 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
 )
 
-// testCA is a certificate authority generated for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "registry test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key}
-}
-
-// PEM is the CA certificate as ca_pem expects it.
-func (ca *testCA) PEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
-}
+// newCA is a CA for one test.
+func newCA(t *testing.T) *registrytest.CA { return registrytest.TestCA(t) }
 
 // serverCert issues a certificate for 127.0.0.1 and localhost.
-func (ca *testCA) serverCert(t *testing.T) tls.Certificate {
+func serverCert(t *testing.T, ca *registrytest.CA) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := ca.Issue()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return cert
 }
 
 // fakeRegistry is go-containerregistry's in-memory registry behind optional basic
@@ -188,7 +135,7 @@ func newPlainRegistry(t *testing.T, opts ...serverOption) *fakeRegistry {
 }
 
 // newTLSRegistry starts a fake registry that serves HTTPS with a certificate from ca.
-func newTLSRegistry(t *testing.T, ca *testCA, opts ...serverOption) *fakeRegistry {
+func newTLSRegistry(t *testing.T, ca *registrytest.CA, opts ...serverOption) *fakeRegistry {
 	t.Helper()
 	f := &fakeRegistry{registry: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
 	for _, o := range opts {
@@ -197,7 +144,7 @@ func newTLSRegistry(t *testing.T, ca *testCA, opts ...serverOption) *fakeRegistr
 	f.Server = httptest.NewUnstartedServer(f)
 	f.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are expected
 	f.Config.ConnState = f.countConnections
-	f.TLS = &tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}}
+	f.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert(t, ca)}}
 	f.StartTLS()
 	t.Cleanup(f.Close)
 	return f

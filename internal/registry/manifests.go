@@ -11,12 +11,11 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 const (
-	// MaxManifestBytes bounds the manifests and indexes read from a registry, as the
-	// distribution registry bounds those it accepts (mirror.MaxManifestBytes is the same).
-	MaxManifestBytes = 4 << 20
 	// MaxErrorBodyBytes bounds the body of an error answer that is read; the rest is dropped.
 	// go-containerregistry reads at most as much (transport.CheckError), and fails without the
 	// HTTP status when there is more: cutting the body here keeps the status and the error code.
@@ -30,8 +29,8 @@ var manifestPath = regexp.MustCompile(`^/v2/.+/manifests/[^/]+$`)
 // registry can make the provider read, and checks what a registry says about manifests:
 //
 //   - an error answer's body is cut at MaxErrorBodyBytes;
-//   - a manifest GET answer whose Content-Length is over MaxManifestBytes fails before its body
-//     is read; otherwise the body is read here (at most MaxManifestBytes), so that a connection
+//   - a manifest GET answer whose Content-Length is over store.MaxManifestBytes fails before its body
+//     is read; otherwise the body is read here (at most store.MaxManifestBytes), so that a connection
 //     that breaks in the middle of it is a dropped connection that the retry transport retries;
 //   - the Docker-Content-Digest of a manifest GET answer must be the digest of its body, and that
 //     of a manifest PUT answer the digest of the bytes sent (containerd relies on the header in
@@ -59,7 +58,7 @@ func (e *ManifestDigestError) Error() string {
 		"the bytes were altered on the way or the registry is inconsistent", e.URL, e.Bytes, e.Header)
 }
 
-// ManifestTooLargeError is a manifest larger than MaxManifestBytes.
+// ManifestTooLargeError is a manifest larger than store.MaxManifestBytes.
 type ManifestTooLargeError struct {
 	URL  string // the request URL, redacted
 	Size int64  // the Content-Length, or -1 when the body went over the limit without one
@@ -71,7 +70,7 @@ func (e *ManifestTooLargeError) Error() string {
 		size = fmt.Sprintf("%d bytes,", e.Size)
 	}
 	return fmt.Sprintf("GET %s: the registry serves a manifest of %s over the limit of %d bytes (4 MiB) that registries accept; it was not read",
-		e.URL, size, MaxManifestBytes)
+		e.URL, size, store.MaxManifestBytes)
 }
 
 func (g manifestGuard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -79,8 +78,8 @@ func (g manifestGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	var sent string // the digest of the manifest a PUT sends
 	if manifest && req.Method == http.MethodPut && req.GetBody != nil {
 		if body, err := req.GetBody(); err == nil {
-			raw, err := io.ReadAll(io.LimitReader(body, MaxManifestBytes+1))
-			if err == nil && len(raw) <= MaxManifestBytes {
+			raw, err := io.ReadAll(io.LimitReader(body, store.MaxManifestBytes+1))
+			if err == nil && len(raw) <= store.MaxManifestBytes {
 				sent, _ = digestOf(bytes.NewReader(raw))
 			}
 			_ = body.Close()
@@ -104,18 +103,18 @@ func (g manifestGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// checkManifestBody reads a manifest GET answer whole (within MaxManifestBytes), checks it
+// checkManifestBody reads a manifest GET answer whole (within store.MaxManifestBytes), checks it
 // against Docker-Content-Digest, and hands on the bytes in a fresh body.
 func checkManifestBody(req *http.Request, resp *http.Response) (*http.Response, error) {
 	defer resp.Body.Close()
-	if resp.ContentLength > MaxManifestBytes {
+	if resp.ContentLength > store.MaxManifestBytes {
 		return nil, &ManifestTooLargeError{URL: req.URL.Redacted(), Size: resp.ContentLength}
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, store.MaxManifestBytes+1))
 	if err != nil {
 		return nil, err // a dropped connection: retried
 	}
-	if len(raw) > MaxManifestBytes {
+	if len(raw) > store.MaxManifestBytes {
 		return nil, &ManifestTooLargeError{URL: req.URL.Redacted(), Size: -1}
 	}
 	header := resp.Header.Get("Docker-Content-Digest")

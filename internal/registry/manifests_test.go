@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 const testManifest = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`
@@ -72,14 +74,14 @@ func TestManifestTooLarge(t *testing.T) {
 		})
 	}
 	t.Run("at the limit", func(t *testing.T) {
-		body := strings.Repeat(" ", MaxManifestBytes)
+		body := strings.Repeat(" ", store.MaxManifestBytes)
 		srv, client := guarded(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, body) })
 		resp, err := client.Get(srv.URL + "/v2/big/manifests/v1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		if got, _ := io.ReadAll(resp.Body); len(got) != MaxManifestBytes {
+		if got, _ := io.ReadAll(resp.Body); len(got) != store.MaxManifestBytes {
 			t.Fatalf("read %d bytes", len(got))
 		}
 	})

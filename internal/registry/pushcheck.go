@@ -49,3 +49,7 @@ func (c *Client) explainPush(ctx context.Context, err error, repo name.Repositor
 	}
 	return c.Explain(err, repo.Name())
 }
+
+// CheckPush asks the registry whether it would take a push into the repository (see
+// Client.CheckPush).
+func (r *Repository) CheckPush(ctx context.Context) error { return r.c.CheckPush(ctx, r.repo) }

@@ -1,18 +1,15 @@
 package registrytest
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -78,157 +75,87 @@ type IndexSpec struct {
 	Attestations bool
 }
 
-// contentSink is where generated content goes: a registry repository ([registrySink]), or
-// the blobs of an OCI image layout.
-type contentSink interface {
-	// putBlobs stores blobs.
-	putBlobs(tb testing.TB, blobs []v1.Layer)
-	// putManifest stores a manifest by its digest and returns its descriptor.
-	putManifest(tb testing.TB, mediaType types.MediaType, raw []byte) v1.Descriptor
-}
-
-// registrySink pushes content to a registry repository.
-type registrySink struct {
-	repo name.Repository
-	opts []remote.Option
-}
-
-func (s registrySink) putBlobs(tb testing.TB, blobs []v1.Layer) {
-	tb.Helper()
-	if err := uploadBlobs(tb, s.repo, blobs, s.opts); err != nil {
-		tb.Fatalf("registrytest: uploading blobs to %s: %v", s.repo, err)
-	}
-}
-
-func (s registrySink) putManifest(tb testing.TB, mediaType types.MediaType, raw []byte) v1.Descriptor {
-	tb.Helper()
-	return PushRaw(tb, s.repo.String(), mediaType, raw, s.opts...)
-}
-
-// PushIndex pushes the images (and attestations) of spec by digest, then the index
-// (hand-written JSON, entries without artifactType) to ref. It returns the descriptor of
-// the index.
-func PushIndex(tb testing.TB, ref string, spec IndexSpec, opts ...remote.Option) v1.Descriptor {
-	tb.Helper()
-	repo, _ := parseRef(tb, ref)
-	mediaType, raw := indexContent(tb, registrySink{repo: repo, opts: opts}, spec)
-	return PushRaw(tb, ref, mediaType, raw, opts...)
-}
-
-// indexContent stores the images (and attestations) of spec in sink by digest and returns
-// the index that lists them.
-func indexContent(tb testing.TB, sink contentSink, spec IndexSpec) (types.MediaType, []byte) {
-	tb.Helper()
+// Index writes the images (and attestations) of spec by digest, then the index (hand-written
+// JSON, entries without artifactType) under tag (by digest only when tag is empty). It returns
+// the descriptor of the index.
+func (w *Writer) Index(tag string, spec IndexSpec) v1.Descriptor {
 	mediaType := cmp.Or(spec.MediaType, types.OCIImageIndex)
 	imageType, ok := imageTypes[mediaType]
-	if !ok {
-		tb.Fatalf("registrytest: %q is not an index media type", mediaType)
+	if !w.check(boolErr(ok, "not an index media type"), "index of %q", mediaType) {
+		return v1.Descriptor{}
 	}
-	manifests := make([]v1.Descriptor, 0, 2*len(spec.Images))
-	for _, image := range spec.Images {
-		manifests = append(manifests, storeImage(tb, sink, image, imageType))
-	}
+	manifests := w.Images(spec.Images, imageType)
 	if spec.Attestations {
 		for _, image := range manifests[:len(spec.Images)] {
-			manifests = append(manifests, storeAttestation(tb, sink, image))
+			manifests = append(manifests, w.Attestation(image))
 		}
 	}
-	return mediaType, MarshalIndex(tb, mediaType, manifests)
+	raw, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: mediaType, Manifests: manifests})
+	if !w.check(err, "encoding an index") {
+		return v1.Descriptor{}
+	}
+	return w.Raw(tag, mediaType, raw)
 }
 
-// PushImages pushes one image per spec by digest to repo and returns their index entries
-// (descriptors with the platform set), for writing unusual index JSON by hand and pushing
-// it with [PushRaw]. manifestType is types.OCIManifestSchema1 (the default when empty)
-// or types.DockerManifestSchema2.
-func PushImages(tb testing.TB, repo string, specs []ImageSpec, manifestType types.MediaType, opts ...remote.Option) []v1.Descriptor {
-	tb.Helper()
-	r, _ := parseRef(tb, repo)
-	sink := registrySink{repo: r, opts: opts}
+// Images writes one image per spec by digest and returns their index entries (descriptors
+// with the platform set), for writing unusual index JSON by hand. manifestType is
+// types.OCIManifestSchema1 (the default when empty) or types.DockerManifestSchema2.
+func (w *Writer) Images(specs []ImageSpec, manifestType types.MediaType) []v1.Descriptor {
 	descs := make([]v1.Descriptor, 0, len(specs))
 	for _, spec := range specs {
-		descs = append(descs, storeImage(tb, sink, spec, manifestType))
+		descs = append(descs, w.Image("", spec, manifestType))
 	}
 	return descs
 }
 
-// PushImage pushes the blobs of one image, then its manifest to ref, and returns the
-// descriptor of the manifest with the platform set. manifestType is
+// Image writes the blobs of one image, then its manifest under tag (by digest only when tag is
+// empty), and returns the descriptor of the manifest with the platform set. manifestType is
 // types.OCIManifestSchema1 (the default when empty) or types.DockerManifestSchema2.
-func PushImage(tb testing.TB, ref string, spec ImageSpec, manifestType types.MediaType, opts ...remote.Option) v1.Descriptor {
-	tb.Helper()
-	repo, _ := parseRef(tb, ref)
-	mediaType, raw, platform := imageContent(tb, registrySink{repo: repo, opts: opts}, spec, manifestType)
-	desc := PushRaw(tb, ref, mediaType, raw, opts...)
-	desc.Platform = platform
-	return desc
-}
-
-// storeImage stores the image of spec in sink by digest and returns its index entry.
-func storeImage(tb testing.TB, sink contentSink, spec ImageSpec, manifestType types.MediaType) v1.Descriptor {
-	tb.Helper()
-	mediaType, raw, platform := imageContent(tb, sink, spec, manifestType)
-	desc := sink.putManifest(tb, mediaType, raw)
-	desc.Platform = platform
-	return desc
-}
-
-// imageContent stores the blobs of the image of spec in sink and returns its manifest (media
-// type, bytes) and platform.
-func imageContent(tb testing.TB, sink contentSink, spec ImageSpec, manifestType types.MediaType) (types.MediaType, []byte, *v1.Platform) {
-	tb.Helper()
+func (w *Writer) Image(tag string, spec ImageSpec, manifestType types.MediaType) v1.Descriptor {
 	manifestType = cmp.Or(manifestType, types.OCIManifestSchema1)
 	family, ok := blobTypes[manifestType]
-	if !ok {
-		tb.Fatalf("registrytest: %q is not an image manifest media type", manifestType)
+	if !w.check(boolErr(ok, "not an image manifest media type"), "image of %q", manifestType) {
+		return v1.Descriptor{}
 	}
 	var platform *v1.Platform
 	if spec.Platform != "" {
 		p, err := v1.ParsePlatform(spec.Platform)
-		if err != nil {
-			tb.Fatalf("registrytest: platform %q: %v", spec.Platform, err)
+		if !w.check(err, "platform %q", spec.Platform) {
+			return v1.Descriptor{}
 		}
 		platform = p
 	}
 	layers := make([]v1.Layer, 0, len(spec.Layers))
 	for i, size := range spec.Layers {
 		l, err := newRandomLayer(fmt.Sprintf("registrytest layer %d %s %d", spec.Seed, spec.Platform, i), size, family.layer)
-		if err != nil {
-			tb.Fatalf("registrytest: %v", err)
+		if !w.check(err, "generating a layer") {
+			return v1.Descriptor{}
 		}
 		layers = append(layers, l)
 	}
-	return manifestType, manifestContent(tb, sink, manifestType, family.config, platform, layers, nil), platform
+	desc := w.image(tag, manifestType, family.config, platform, layers, nil)
+	desc.Platform = platform
+	return desc
 }
 
-// PushAttestation pushes to repo, by digest, a BuildKit-style attestation manifest about
-// subject (an OCI manifest whose layer is an in-toto SLSA provenance statement) and
-// returns its index entry: platform unknown/unknown and the annotations
-// [AnnotationReferenceType] = [AttestationManifest] and [AnnotationReferenceDigest] =
-// subject's digest.
-func PushAttestation(tb testing.TB, repo string, subject v1.Descriptor, opts ...remote.Option) v1.Descriptor {
-	tb.Helper()
-	r, _ := parseRef(tb, repo)
-	return storeAttestation(tb, registrySink{repo: r, opts: opts}, subject)
-}
-
-// storeAttestation stores in sink, by digest, the attestation manifest PushAttestation
-// describes and returns its index entry.
-func storeAttestation(tb testing.TB, sink contentSink, subject v1.Descriptor) v1.Descriptor {
-	tb.Helper()
+// Attestation writes, by digest, a BuildKit-style attestation manifest about subject (an OCI
+// manifest whose layer is an in-toto SLSA provenance statement) and returns its index entry:
+// platform unknown/unknown and the annotations [AnnotationReferenceType] = [AttestationManifest]
+// and [AnnotationReferenceDigest] = subject's digest.
+func (w *Writer) Attestation(subject v1.Descriptor) v1.Descriptor {
 	statement, err := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v0.1",
 		"predicateType": slsaProvenance,
 		"subject":       []any{map[string]any{"name": "_", "digest": map[string]string{subject.Digest.Algorithm: subject.Digest.Hex}}},
 		"predicate":     map[string]any{"buildType": "registrytest"},
 	})
-	if err != nil {
-		tb.Fatalf("registrytest: encoding an in-toto statement: %v", err)
+	if !w.check(err, "encoding an in-toto statement") {
+		return v1.Descriptor{}
 	}
 	unknown := &v1.Platform{OS: "unknown", Architecture: "unknown"}
 	layers := []v1.Layer{static.NewLayer(statement, inTotoMediaType)}
-	raw := manifestContent(tb, sink, types.OCIManifestSchema1, types.OCIConfigJSON, unknown, layers,
+	desc := w.image("", types.OCIManifestSchema1, types.OCIConfigJSON, unknown, layers,
 		map[string]string{"in-toto.io/predicate-type": slsaProvenance})
-	desc := sink.putManifest(tb, types.OCIManifestSchema1, raw)
 	desc.Platform = unknown
 	desc.Annotations = map[string]string{
 		AnnotationReferenceType:   AttestationManifest,
@@ -248,11 +175,10 @@ type imageConfig struct {
 	} `json:"rootfs"`
 }
 
-// manifestContent stores a config blob for platform and the layers in sink, and returns the
-// image manifest that lists them (each layer entry with layerAnnotations).
-func manifestContent(tb testing.TB, sink contentSink, manifestType, configType types.MediaType, platform *v1.Platform,
-	layers []v1.Layer, layerAnnotations map[string]string) []byte {
-	tb.Helper()
+// image writes a config blob for platform and the layers, a few at a time, then the image
+// manifest that lists them (each layer entry with layerAnnotations) under tag.
+func (w *Writer) image(tag string, manifestType, configType types.MediaType, platform *v1.Platform,
+	layers []v1.Layer, layerAnnotations map[string]string) v1.Descriptor {
 	var config imageConfig
 	if platform != nil {
 		config.Architecture, config.OS, config.Variant = platform.Architecture, platform.OS, platform.Variant
@@ -261,60 +187,83 @@ func manifestContent(tb testing.TB, sink contentSink, manifestType, configType t
 	config.RootFS.DiffIDs = []v1.Hash{}
 	for _, l := range layers {
 		diffID, err := l.DiffID()
-		if err != nil {
-			tb.Fatalf("registrytest: layer diff ID: %v", err)
+		if !w.check(err, "layer diff ID") {
+			return v1.Descriptor{}
 		}
 		config.RootFS.DiffIDs = append(config.RootFS.DiffIDs, diffID)
 	}
 	configJSON, err := json.Marshal(config)
-	if err != nil {
-		tb.Fatalf("registrytest: encoding an image config: %v", err)
+	if !w.check(err, "encoding an image config") {
+		return v1.Descriptor{}
 	}
-	configBlob := static.NewLayer(configJSON, configType)
-	sink.putBlobs(tb, append([]v1.Layer{configBlob}, layers...))
-
-	manifest := v1.Manifest{SchemaVersion: 2, MediaType: manifestType, Layers: []v1.Descriptor{}}
-	if manifest.Config, err = describe(configBlob); err != nil {
-		tb.Fatalf("registrytest: %v", err)
+	blobs := append([]v1.Layer{static.NewLayer(configJSON, configType)}, layers...)
+	descs := make([]v1.Descriptor, len(blobs))
+	g, _ := errgroup.WithContext(w.ctx)
+	g.SetLimit(uploadJobs)
+	for i, blob := range blobs {
+		g.Go(func() error {
+			descs[i] = w.Layer(blob)
+			return nil
+		})
 	}
-	for _, l := range layers {
-		desc, err := describe(l)
-		if err != nil {
-			tb.Fatalf("registrytest: %v", err)
-		}
-		desc.Annotations = layerAnnotations
-		manifest.Layers = append(manifest.Layers, desc)
+	_ = g.Wait() // failures went to w.check
+	if w.Err() != nil {
+		return v1.Descriptor{}
+	}
+	manifest := v1.Manifest{SchemaVersion: 2, MediaType: manifestType, Config: descs[0], Layers: []v1.Descriptor{}}
+	for _, d := range descs[1:] {
+		d.Annotations = layerAnnotations
+		manifest.Layers = append(manifest.Layers, d)
 	}
 	raw, err := json.Marshal(manifest)
-	if err != nil {
-		tb.Fatalf("registrytest: encoding an image manifest: %v", err)
+	if !w.check(err, "encoding an image manifest") {
+		return v1.Descriptor{}
 	}
-	return raw
+	return w.Raw(tag, manifestType, raw)
 }
 
-// uploadBlobs uploads blobs to repo, a few at a time, skipping those already there.
-func uploadBlobs(tb testing.TB, repo name.Repository, blobs []v1.Layer, opts []remote.Option) error {
-	g, ctx := errgroup.WithContext(tb.Context())
-	g.SetLimit(uploadJobs)
-	opts = append(slices.Clone(opts), remote.WithContext(ctx))
-	for _, blob := range blobs {
-		g.Go(func() error { return remote.WriteLayer(repo, blob, opts...) })
+func boolErr(ok bool, msg string) error {
+	if ok {
+		return nil
 	}
-	return g.Wait()
+	return errors.New(msg)
 }
 
-// describe returns the media type, size and digest of a blob.
-func describe(l v1.Layer) (v1.Descriptor, error) {
-	desc, err := partial.Descriptor(l)
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("describing a blob: %w", err)
-	}
-	return *desc, nil
+// PushIndex writes spec with [Writer.Index] to ref ("<host>/<repository>[:<tag>]").
+func PushIndex(tb testing.TB, ref string, spec IndexSpec, opts ...remote.Option) v1.Descriptor {
+	tb.Helper()
+	repo, tag := splitRef(tb, ref)
+	return At(tb, repo, opts...).Index(tag, spec)
+}
+
+// PushImage writes one image with [Writer.Image] to ref ("<host>/<repository>[:<tag>]").
+func PushImage(tb testing.TB, ref string, spec ImageSpec, manifestType types.MediaType, opts ...remote.Option) v1.Descriptor {
+	tb.Helper()
+	repo, tag := splitRef(tb, ref)
+	return At(tb, repo, opts...).Image(tag, spec, manifestType)
+}
+
+// PushImages writes images with [Writer.Images] to the repository repo.
+func PushImages(tb testing.TB, repo string, specs []ImageSpec, manifestType types.MediaType, opts ...remote.Option) []v1.Descriptor {
+	tb.Helper()
+	return At(tb, repo, opts...).Images(specs, manifestType)
+}
+
+// PushAttestation writes an attestation with [Writer.Attestation] to the repository repo.
+func PushAttestation(tb testing.TB, repo string, subject v1.Descriptor, opts ...remote.Option) v1.Descriptor {
+	tb.Helper()
+	return At(tb, repo, opts...).Attestation(subject)
+}
+
+// PushRaw writes raw with [Writer.Raw] to ref ("<host>/<repository>[:<tag>]").
+func PushRaw(tb testing.TB, ref string, mediaType types.MediaType, raw []byte, opts ...remote.Option) v1.Descriptor {
+	tb.Helper()
+	repo, tag := splitRef(tb, ref)
+	return At(tb, repo, opts...).Raw(tag, mediaType, raw)
 }
 
 // MarshalIndex returns the JSON of an index of mediaType that lists manifests in order:
-// {"schemaVersion":2,"mediaType":…,"manifests":[…]}. Entries may themselves be indexes
-// (nested indexes: push the inner one with [PushIndex] or [PushRaw] first).
+// {"schemaVersion":2,"mediaType":…,"manifests":[…]}. Entries may themselves be indexes.
 func MarshalIndex(tb testing.TB, mediaType types.MediaType, manifests []v1.Descriptor) []byte {
 	tb.Helper()
 	raw, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: mediaType, Manifests: manifests})
@@ -324,40 +273,18 @@ func MarshalIndex(tb testing.TB, mediaType types.MediaType, manifests []v1.Descr
 	return raw
 }
 
-// PushRaw pushes raw (a manifest or an index, any bytes) unchanged with the Content-Type
-// mediaType to ref, and returns its descriptor. Everything it references must be in the
-// repository already, or the registry may reject it.
-//
-// go-containerregistry reads the JSON: when it has a "subject", it also adds the manifest
-// to the referrers fallback tag ("sha256-<hex of subject>"), as distribution has no
-// referrers API.
-func PushRaw(tb testing.TB, ref string, mediaType types.MediaType, raw []byte, opts ...remote.Option) v1.Descriptor {
+// splitRef splits "<host>/<repository>[:<tag>]" into the repository and the tag.
+func splitRef(tb testing.TB, ref string) (repo, tag string) {
 	tb.Helper()
-	repo, target := parseRef(tb, ref)
-	digest, size, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		tb.Fatalf("registrytest: hashing a manifest: %v", err)
+	r, target := parseRef(tb, ref)
+	if t, ok := target.(name.Tag); ok {
+		return r.Name(), t.TagStr()
 	}
-	if target == nil {
-		target = repo.Digest(digest.String())
+	if target != nil {
+		tb.Fatalf("registrytest: %q: write to a tag or to the repository, not to a digest", ref)
 	}
-	if err := remote.Put(target, rawManifest{raw: raw, mediaType: mediaType}, withContext(tb, opts)...); err != nil {
-		tb.Fatalf("registrytest: pushing %s (%s) to %s: %v", digest, mediaType, target, err)
-	}
-	return v1.Descriptor{MediaType: mediaType, Size: size, Digest: digest}
+	return r.Name(), ""
 }
-
-// rawManifest is a remote.Taggable of given bytes and media type.
-type rawManifest struct {
-	raw       []byte
-	mediaType types.MediaType
-}
-
-// RawManifest implements remote.Taggable.
-func (m rawManifest) RawManifest() ([]byte, error) { return m.raw, nil }
-
-// MediaType sets the Content-Type of remote.Put.
-func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, nil }
 
 // Fetch returns the bytes and media type of the manifest or index at ref (a tag or a
 // digest), as the registry serves them.

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // TestImplementationCapabilities checks the declared capabilities of every implementation
@@ -52,7 +52,7 @@ func TestImplementationCapabilities(t *testing.T) {
 				}
 				entries = append(entries, absent(images[0], "s390x"))
 				err := remote.Put(mustReference(t, reg.Ref("probe/app:sparse")),
-					rawManifest{raw: MarshalIndex(t, types.OCIImageIndex, entries), mediaType: types.OCIImageIndex}, remote.WithContext(t.Context()))
+					store.RawManifest{Bytes: MarshalIndex(t, types.OCIImageIndex, entries), Type: types.OCIImageIndex}, remote.WithContext(t.Context()))
 				want := impl.Caps.AcceptsIndexHolding(held...)
 				observed = append(observed, fmt.Sprintf("sparse index holding only %s: %s", strings.Join(held, ", "), answer(err)))
 				if accepted := err == nil; accepted != want {
@@ -74,9 +74,7 @@ func TestImplementationCapabilities(t *testing.T) {
 			subject := images[0]
 			referrer := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":%q,"artifactType":"application/vnd.example.sig","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2,"data":"e30="},"layers":[{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}],"subject":{"mediaType":%q,"digest":%q,"size":%d}}`,
 				types.OCIManifestSchema1, subject.MediaType, subject.Digest, subject.Size)
-			if err := uploadBlobs(t, mustRepository(t, reg.Ref("probe/app")), []v1.Layer{static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json")}, nil); err != nil {
-				t.Fatalf("uploading the empty config: %v", err)
-			}
+			At(t, reg.Ref("probe/app")).Blob([]byte("{}"), "application/vnd.oci.empty.v1+json")
 			referrerDigest, _, _ := v1.SHA256(bytes.NewReader(referrer))
 			if err := putManifest(t, reg, "probe/app", referrerDigest.String(), types.OCIManifestSchema1, referrer); err != nil {
 				t.Errorf("pushing a manifest with a subject: %v", err)
@@ -243,11 +241,4 @@ func isUnsupported(err error) bool {
 		}
 	}
 	return false
-}
-
-// mustRepository parses ref as a repository.
-func mustRepository(t *testing.T, ref string) name.Repository {
-	t.Helper()
-	repo, _ := parseRef(t, ref)
-	return repo
 }

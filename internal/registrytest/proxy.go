@@ -180,7 +180,7 @@ func NewProxy(tb testing.TB, upstream *Registry) *Proxy {
 		tb.Fatalf("registrytest: %v", err)
 	}
 	if upstream.ca != nil {
-		cert, err := upstream.ca.issue()
+		cert, err := upstream.ca.Issue()
 		if err != nil {
 			srv.Close()
 			tb.Fatalf("registrytest: proxy certificate: %v", err)

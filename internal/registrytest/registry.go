@@ -32,8 +32,8 @@ type Registry struct {
 	// "distribution-v3.1.2 (validation=all)"; handy as a subtest name.
 	Name string
 
-	ca       *certAuthority // nil without TLS
-	dataDir  string         // storage.filesystem.rootdirectory; empty for an in-process registry
+	ca       *CA    // nil without TLS
+	dataDir  string // storage.filesystem.rootdirectory; empty for an in-process registry
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has exited
 	shutdown func()        // stops an in-process registry (cmd is nil then)
@@ -233,11 +233,11 @@ func indexValidation(s *settings) map[string]any {
 // setUpTLS creates the CA and the server certificate files and returns the http.tls
 // section.
 func (r *Registry) setUpTLS(dir string) (map[string]any, error) {
-	ca, err := newCertAuthority()
+	ca, err := NewCA()
 	if err != nil {
 		return nil, err
 	}
-	cert, err := ca.issue()
+	cert, err := ca.Issue()
 	if err != nil {
 		return nil, err
 	}

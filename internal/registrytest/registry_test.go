@@ -8,6 +8,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 )
 
 // TestIndexValidation pushes sparse indexes (an entry's manifest absent) to registries
@@ -36,7 +38,7 @@ func TestIndexValidation(t *testing.T) {
 			} {
 				raw := MarshalIndex(t, types.OCIImageIndex, c.entries)
 				ref := mustReference(t, reg.Ref("app:sparse"))
-				err := remote.Put(ref, rawManifest{raw: raw, mediaType: types.OCIImageIndex}, remote.WithContext(t.Context()))
+				err := remote.Put(ref, store.RawManifest{Bytes: raw, Type: types.OCIImageIndex}, remote.WithContext(t.Context()))
 				if accepted := err == nil; accepted != c.accept {
 					t.Errorf("index with %d entries: accepted = %t, want %t (error: %v)", len(c.entries), accepted, c.accept, err)
 				}

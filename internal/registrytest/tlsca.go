@@ -11,18 +11,21 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"testing"
 	"time"
 )
 
-// certAuthority is a throwaway CA that issues server certificates for 127.0.0.1, ::1 and
-// localhost.
-type certAuthority struct {
+// CA is a throwaway certificate authority that issues server certificates for 127.0.0.1, ::1
+// and localhost: the one test CA of the registry processes, the proxy and the registry client's
+// own tests.
+type CA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	pem  []byte // the CA certificate, PEM-encoded
 }
 
-func newCertAuthority() (*certAuthority, error) {
+// NewCA generates a CA.
+func NewCA() (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating the CA key: %w", err)
@@ -39,11 +42,24 @@ func newCertAuthority() (*certAuthority, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing the CA certificate: %w", err)
 	}
-	return &certAuthority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+	return &CA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
-// issue returns a new server certificate and its key signed by the CA.
-func (ca *certAuthority) issue() (tls.Certificate, error) {
+// TestCA is NewCA for a test, which fails when it cannot.
+func TestCA(tb testing.TB) *CA {
+	tb.Helper()
+	ca, err := NewCA()
+	if err != nil {
+		tb.Fatalf("registrytest: %v", err)
+	}
+	return ca
+}
+
+// PEM is the CA certificate, PEM-encoded: what ca_pem takes.
+func (ca *CA) PEM() []byte { return ca.pem }
+
+// Issue returns a new server certificate and its key signed by the CA.
+func (ca *CA) Issue() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("generating the server key: %w", err)

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -148,7 +149,7 @@ func WriteZarfPackage(tb testing.TB, dir string, spec ZarfPackageSpec) ZarfPacka
 // one index.json entry per reference, and returns their descriptors by reference.
 func writeZarfImages(tb testing.TB, dir string, components []ZarfComponentSpec) map[string]v1.Descriptor {
 	tb.Helper()
-	sink := layoutSink{dir: dir}
+	w := &Writer{ctx: tb.Context(), dest: layoutBlobs{dir: dir}, fail: fatal(tb)}
 	descs := map[string]v1.Descriptor{}
 	index := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}
 	for _, c := range components {
@@ -159,12 +160,9 @@ func writeZarfImages(tb testing.TB, dir string, components []ZarfComponentSpec) 
 			var desc v1.Descriptor
 			switch {
 			case img.Index != nil:
-				mediaType, raw := indexContent(tb, sink, *img.Index)
-				desc = sink.putManifest(tb, mediaType, raw)
+				desc = w.Index("", *img.Index)
 			case img.Image != nil:
-				mediaType, raw, platform := imageContent(tb, sink, *img.Image, "")
-				desc = sink.putManifest(tb, mediaType, raw)
-				desc.Platform = platform
+				desc = w.Image("", *img.Image, "")
 			default:
 				tb.Fatalf("registrytest: image %q of component %q has no content (Index or Image)", img.Ref, c.Name)
 			}
@@ -204,52 +202,46 @@ func zarfImageName(tb testing.TB, ref string) string {
 	return full
 }
 
-// layoutSink stores content as the blobs of an OCI image layout.
-type layoutSink struct{ dir string }
+// layoutBlobs is a Writer's destination that stores content as the files of an OCI image
+// layout's blobs/ (index.json is the package's to write, with Zarf's annotations).
+type layoutBlobs struct{ dir string }
 
-func (s layoutSink) putBlobs(tb testing.TB, blobs []v1.Layer) {
-	tb.Helper()
-	for _, b := range blobs {
-		digest, err := b.Digest()
-		if err != nil {
-			tb.Fatalf("registrytest: %v", err)
-		}
-		rc, err := b.Compressed()
-		if err != nil {
-			tb.Fatalf("registrytest: %v", err)
-		}
-		s.writeBlob(tb, digest, rc)
-		rc.Close()
-	}
-}
+func (d layoutBlobs) String() string { return d.dir }
 
-func (s layoutSink) putManifest(tb testing.TB, mediaType types.MediaType, raw []byte) v1.Descriptor {
-	tb.Helper()
-	digest, size, err := v1.SHA256(bytes.NewReader(raw))
+func (d layoutBlobs) blob(_ context.Context, l v1.Layer) error {
+	digest, err := l.Digest()
 	if err != nil {
-		tb.Fatalf("registrytest: %v", err)
+		return err
 	}
-	s.writeBlob(tb, digest, bytes.NewReader(raw))
-	return v1.Descriptor{MediaType: mediaType, Size: size, Digest: digest}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return d.write(digest, rc)
 }
 
-func (s layoutSink) writeBlob(tb testing.TB, digest v1.Hash, r io.Reader) {
-	tb.Helper()
-	path := filepath.Join(s.dir, "blobs", digest.Algorithm, digest.Hex)
+func (d layoutBlobs) manifest(_ context.Context, _ string, desc v1.Descriptor, raw []byte) error {
+	return d.write(desc.Digest, bytes.NewReader(raw))
+}
+
+func (d layoutBlobs) write(digest v1.Hash, r io.Reader) error {
+	path := filepath.Join(d.dir, "blobs", digest.Algorithm, digest.Hex)
 	if _, err := os.Stat(path); err == nil {
-		return
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		tb.Fatalf("registrytest: %v", err)
+		return err
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		tb.Fatalf("registrytest: %v", err)
+		return err
 	}
-	defer f.Close()
 	if _, err := io.Copy(f, r); err != nil {
-		tb.Fatalf("registrytest: writing blob %s: %v", digest, err)
+		f.Close()
+		return fmt.Errorf("writing blob %s: %w", digest, err)
 	}
+	return f.Close()
 }
 
 // zarfChecksums is checksums.txt for the package folder dir: "<sha256 hex> <path>" per file

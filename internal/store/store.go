@@ -10,7 +10,9 @@
 //   - a Reader resolves names, serves manifests and blobs (verified against their digests),
 //     lists referrers and tags;
 //   - a Target is a Reader that can also be written: blobs, manifests by digest, names (tags),
-//     and deletes.
+//     and deletes;
+//   - a Scheme turns a reference ("registry.example/app:1.0", "oci-layout://images:app") into a
+//     Location: the store it names, and the name and digest within it.
 //
 // Errors wrap ErrNotFound when what was asked for does not exist, so callers test it with
 // errors.Is whatever the store; other errors keep their cause for errors.As (a registry's
@@ -25,6 +27,7 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // MaxManifestBytes bounds one manifest or index, as the distribution registry bounds those it
@@ -77,41 +80,54 @@ type Reader interface {
 type Target interface {
 	Reader
 
-	// BlobExists reports whether the target holds the blob d.
-	BlobExists(ctx context.Context, d v1.Descriptor) (bool, error)
-
 	// PushBlob makes the blob d present at the target and says how. It opens the blob from src
 	// only when it has to upload it: a target that already holds it, or can mount it from
 	// another place of the same registry (src itself, when it is a repository of that registry
 	// (see Mountable), or one this target's registry was given the blob before), does not read
 	// it. The bytes uploaded are verified against d on the way; a mismatch fails the push before
-	// the target commits the blob.
+	// the target commits the blob. When reading src fails, the error is src's.
 	PushBlob(ctx context.Context, d v1.Descriptor, src Reader) (BlobPush, error)
 
 	// PushManifest stores the manifest d with the bytes raw, unchanged, by digest. A manifest
 	// with a subject becomes findable as a referrer of it (a registry without the referrers API
-	// gets it merged into the subject's fallback tag).
+	// gets it merged into the subject's fallback tag; an OCI image layout lists it in its
+	// index). A target that refuses the manifest returns a *RejectedError.
 	PushManifest(ctx context.Context, d v1.Descriptor, raw []byte) error
 
 	// Tag names the manifest d (pushed before, raw its bytes) tag. With tag "" it records d as a
 	// root of its own where the store needs one to keep it (an OCI image layout keeps only what
 	// index.json lists), and does nothing in a registry. d.Annotations are kept where the store
-	// keeps annotations with names (an index.json entry).
+	// keeps annotations with names (an index.json entry), and Resolve reports them.
 	Tag(ctx context.Context, tag string, d v1.Descriptor, raw []byte) error
 
-	// Untag removes the name tag; the manifest stays.
-	Untag(ctx context.Context, tag string) error
-
-	// Delete removes the manifest with digest d, with every name that points at it. Content
-	// that nothing else reaches may go with it. It wraps ErrUnsupported when the store does
-	// not allow deletes, and returns nil when the manifest is already gone.
-	Delete(ctx context.Context, d v1.Hash) error
+	// Delete removes what a mirror of the manifest d under the name tag put there: the name
+	// (tag "": the root record of d, see Tag), and the manifest itself unless another name of
+	// the store still points at it. Content that nothing else reaches may go with it. It wraps
+	// ErrUnsupported when the store does not allow deletes, and returns nil when it is gone
+	// already.
+	Delete(ctx context.Context, tag string, d v1.Hash) error
 
 	// Lease keeps what is written from now on from being collected as garbage by a concurrent
 	// Delete of the same store, until release is called, so that content pushed before its tag
 	// exists survives. Stores without garbage collection return a release that does nothing.
 	Lease(ctx context.Context) (release func(), err error)
 }
+
+// RejectedError is a target refusing a manifest that PushManifest offered it: it lacks content
+// that the manifest lists, or judges the manifest invalid.
+type RejectedError struct {
+	// Incomplete is true when the target said that it lacks content the manifest lists (a
+	// registry's MANIFEST_BLOB_UNKNOWN).
+	Incomplete bool
+	// Missing lists that content when the target named it.
+	Missing []v1.Hash
+	// Err is the target's answer.
+	Err error
+}
+
+func (e *RejectedError) Error() string { return e.Err.Error() }
+
+func (e *RejectedError) Unwrap() error { return e.Err }
 
 // BlobPush is what PushBlob did.
 type BlobPush struct {
@@ -133,6 +149,20 @@ const (
 	BlobUploaded
 )
 
+// Untagger is a Target whose tags go with the manifest they point at when it is deleted (a
+// registry): Untag removes the tag alone and leaves the manifest, for a delete that must keep it.
+// It returns nil when the tag is gone already.
+type Untagger interface {
+	Untag(ctx context.Context, tag string) error
+}
+
+// PushChecker is a Target that can tell, without writing anything, whether a push would be
+// taken: a registry that answers and accepts the credentials for a push, a directory that can be
+// written or created. The engine asks before it plans to create or replace a mirror.
+type PushChecker interface {
+	CheckPush(ctx context.Context) error
+}
+
 // Mountable is implemented by readers that are a repository of a registry, so that a target in
 // the same registry can mount their blobs instead of copying the bytes.
 type Mountable interface {
@@ -140,6 +170,19 @@ type Mountable interface {
 	Registry() string
 	Repository() string
 }
+
+// RawManifest is a manifest's bytes with their media type, in the form go-containerregistry's
+// remote.Put takes them (a remote.Taggable): pushed unchanged.
+type RawManifest struct {
+	Bytes []byte
+	Type  types.MediaType
+}
+
+// RawManifest returns the bytes.
+func (m RawManifest) RawManifest() ([]byte, error) { return m.Bytes, nil }
+
+// MediaType is the Content-Type to push with.
+func (m RawManifest) MediaType() (types.MediaType, error) { return m.Type, nil }
 
 // Digest is the sha256 digest of b.
 func Digest(b []byte) v1.Hash {

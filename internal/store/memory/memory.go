@@ -1,7 +1,8 @@
 // Package memory is a store.Target held in memory: registries of repositories, with
 // manifests, blobs, tags and referrers, and blob mounts between repositories of one registry.
 // Engine unit tests use it to run the engine's one code path without a registry process, count
-// what the engine asks for, and inject failures.
+// what the engine asks for, and inject failures. A Registry is also a store.Scheme, so the
+// engine opens its repositories from references "memory://<registry>/<repository>[:<tag>][@<digest>]".
 package memory
 
 import (
@@ -61,12 +62,11 @@ const (
 	OpBlob         Op = "Blob"
 	OpReferrers    Op = "Referrers"
 	OpTags         Op = "Tags"
-	OpBlobExists   Op = "BlobExists"
 	OpPushBlob     Op = "PushBlob"
 	OpPushManifest Op = "PushManifest"
 	OpTag          Op = "Tag"
-	OpUntag        Op = "Untag"
 	OpDelete       Op = "Delete"
+	OpLease        Op = "Lease"
 )
 
 // Store is one repository of a Registry. It implements store.Target and store.Mountable, and is
@@ -95,55 +95,14 @@ var (
 	_ store.Mountable = (*Store)(nil)
 )
 
-// String is <registry>/<repository>.
-func (s *Store) String() string { return s.reg.name + "/" + s.repo }
+// String is the repository as references name it: memory://<registry>/<repository>.
+func (s *Store) String() string { return Prefix + s.reg.name + "/" + s.repo }
 
 // Registry is the name of the registry the repository belongs to.
 func (s *Store) Registry() string { return s.reg.name }
 
 // Repository is the repository's name.
 func (s *Store) Repository() string { return s.repo }
-
-// FailWith makes every call for which f returns an error fail with it (nil: no failures). f
-// gets the operation and its argument: the ref, digest or tag asked for.
-func (s *Store) FailWith(f func(op Op, arg string) error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = f
-}
-
-// DisallowDeletes makes Delete and Untag fail with store.ErrUnsupported, as a registry with
-// deletes disabled does.
-func (s *Store) DisallowDeletes() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.noDelete = true
-}
-
-// Calls returns how often op was called since the last ResetCalls.
-func (s *Store) Calls(op Op) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[op]
-}
-
-// TotalCalls returns how many calls of any operation were made since the last ResetCalls.
-func (s *Store) TotalCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.calls {
-		n += c
-	}
-	return n
-}
-
-// ResetCalls sets every call count to zero.
-func (s *Store) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.calls)
-}
 
 // enter counts a call and returns the injected failure, if any. The caller holds s.mu.
 func (s *Store) enter(op Op, arg string) error {
@@ -227,21 +186,15 @@ func (s *Store) Referrers(_ context.Context, subject v1.Hash) ([]v1.Descriptor, 
 	}
 	out := []v1.Descriptor{}
 	for h, m := range s.manifests {
-		var doc struct {
-			ArtifactType string            `json:"artifactType"`
-			Config       v1.Descriptor     `json:"config"`
-			Subject      *v1.Descriptor    `json:"subject"`
-			Annotations  map[string]string `json:"annotations"`
-		}
-		if json.Unmarshal(m.raw, &doc) != nil || doc.Subject == nil || doc.Subject.Digest != subject {
+		if of, ok := store.Subject(m.raw); !ok || of != subject {
 			continue
 		}
-		artifactType := doc.ArtifactType
-		if artifactType == "" {
-			artifactType = string(doc.Config.MediaType)
+		var doc struct {
+			Annotations map[string]string `json:"annotations"`
 		}
+		_ = json.Unmarshal(m.raw, &doc) // it parsed for store.Subject
 		out = append(out, v1.Descriptor{MediaType: m.mediaType, Digest: h, Size: int64(len(m.raw)),
-			ArtifactType: artifactType, Annotations: doc.Annotations})
+			ArtifactType: store.ArtifactType(m.raw), Annotations: doc.Annotations})
 	}
 	slices.SortFunc(out, func(a, b v1.Descriptor) int { return strings.Compare(a.Digest.String(), b.Digest.String()) })
 	return out, nil
@@ -260,202 +213,4 @@ func (s *Store) Tags(context.Context) ([]string, error) {
 	}
 	slices.Sort(tags)
 	return tags, nil
-}
-
-// BlobExists reports whether the blob is linked into this repository.
-func (s *Store) BlobExists(_ context.Context, d v1.Descriptor) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.enter(OpBlobExists, d.Digest.String()); err != nil {
-		return false, err
-	}
-	return s.blobs[d.Digest], nil
-}
-
-// PushBlob links a blob the repository lacks: mounted when src is a repository of the same
-// Registry that holds it, else read from src and verified against d.
-func (s *Store) PushBlob(ctx context.Context, d v1.Descriptor, src store.Reader) (store.BlobPush, error) {
-	s.mu.Lock()
-	err := s.enter(OpPushBlob, d.Digest.String())
-	have := s.blobs[d.Digest]
-	s.mu.Unlock()
-	switch {
-	case err != nil:
-		return store.BlobPush{}, err
-	case have:
-		return store.BlobPush{How: store.BlobSkipped}, nil
-	}
-	if from, ok := src.(*Store); ok && from.reg == s.reg && from != s {
-		from.mu.Lock()
-		mountable := from.blobs[d.Digest]
-		from.mu.Unlock()
-		if mountable {
-			s.link(d.Digest)
-			return store.BlobPush{How: store.BlobMounted}, nil
-		}
-	}
-	rc, err := src.Blob(ctx, d)
-	if err != nil {
-		return store.BlobPush{}, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, d.Size+1))
-	if err != nil {
-		return store.BlobPush{}, err
-	}
-	if int64(len(b)) != d.Size || store.Digest(b) != d.Digest {
-		return store.BlobPush{}, fmt.Errorf("%s: blob %s: the source sent %d bytes with digest %s, expected %d bytes",
-			s, d.Digest, len(b), store.Digest(b), d.Size)
-	}
-	s.reg.mu.Lock()
-	s.reg.blobs[d.Digest] = b
-	s.reg.mu.Unlock()
-	s.link(d.Digest)
-	return store.BlobPush{How: store.BlobUploaded, Uploaded: int64(len(b))}, nil
-}
-
-func (s *Store) link(h v1.Hash) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.blobs[h] = true
-}
-
-// PutBlob stores b as a blob of the repository (test content) and returns its descriptor.
-func (s *Store) PutBlob(b []byte, mediaType types.MediaType) v1.Descriptor {
-	d := v1.Descriptor{MediaType: mediaType, Digest: store.Digest(b), Size: int64(len(b))}
-	s.reg.mu.Lock()
-	s.reg.blobs[d.Digest] = bytes.Clone(b)
-	s.reg.mu.Unlock()
-	s.link(d.Digest)
-	return d
-}
-
-// PushManifest stores the bytes by their digest. Like a registry's, it refuses a manifest whose
-// digest is not d's, and one that lists blobs or manifests the repository does not hold.
-func (s *Store) PushManifest(_ context.Context, d v1.Descriptor, raw []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.enter(OpPushManifest, d.Digest.String()); err != nil {
-		return err
-	}
-	if got := store.Digest(raw); got != d.Digest {
-		return fmt.Errorf("%s: manifest %s: the bytes have the digest %s", s, d.Digest, got)
-	}
-	if len(raw) > store.MaxManifestBytes {
-		return fmt.Errorf("%s: manifest %s is larger than %d bytes", s, d.Digest, store.MaxManifestBytes)
-	}
-	var doc struct {
-		MediaType types.MediaType `json:"mediaType"`
-		Config    *v1.Descriptor  `json:"config"`
-		Layers    []v1.Descriptor `json:"layers"`
-		Manifests []v1.Descriptor `json:"manifests"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return fmt.Errorf("%s: manifest %s does not parse: %w", s, d.Digest, err)
-	}
-	var missing []string
-	if doc.Config != nil && !s.blobs[doc.Config.Digest] {
-		missing = append(missing, doc.Config.Digest.String())
-	}
-	for _, l := range doc.Layers {
-		if !s.blobs[l.Digest] {
-			missing = append(missing, l.Digest.String())
-		}
-	}
-	for _, m := range doc.Manifests {
-		if _, ok := s.manifests[m.Digest]; !ok {
-			missing = append(missing, m.Digest.String())
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%s: manifest %s lists what the repository does not hold: %v: %w", s, d.Digest, missing, store.ErrNotFound)
-	}
-	mt := d.MediaType
-	if mt == "" {
-		mt = doc.MediaType
-	}
-	s.manifests[d.Digest] = manifest{mediaType: mt, raw: bytes.Clone(raw)}
-	return nil
-}
-
-// Tag names the manifest; the descriptor's annotations are kept and returned by Resolve.
-func (s *Store) Tag(_ context.Context, tag string, d v1.Descriptor, _ []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.enter(OpTag, tag); err != nil {
-		return err
-	}
-	m, ok := s.manifests[d.Digest]
-	if !ok {
-		return s.notFound("manifest " + d.Digest.String())
-	}
-	d.MediaType, d.Size = m.mediaType, int64(len(m.raw))
-	if tag == "" {
-		s.roots[d.Digest] = d
-		return nil
-	}
-	s.tags[tag] = d
-	return nil
-}
-
-// Untag removes a tag.
-func (s *Store) Untag(_ context.Context, tag string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.enter(OpUntag, tag); err != nil {
-		return err
-	}
-	if s.noDelete {
-		return fmt.Errorf("%s: untagging %s: %w", s, tag, store.ErrUnsupported)
-	}
-	delete(s.tags, tag)
-	return nil
-}
-
-// Delete removes a manifest and the tags that point at it.
-func (s *Store) Delete(_ context.Context, h v1.Hash) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.enter(OpDelete, h.String()); err != nil {
-		return err
-	}
-	if s.noDelete {
-		return fmt.Errorf("%s: deleting %s: %w", s, h, store.ErrUnsupported)
-	}
-	delete(s.manifests, h)
-	delete(s.roots, h)
-	for t, d := range s.tags {
-		if d.Digest == h {
-			delete(s.tags, t)
-		}
-	}
-	return nil
-}
-
-// Lease does nothing: the store collects no garbage.
-func (s *Store) Lease(context.Context) (func(), error) { return func() {}, nil }
-
-// HasManifest reports whether the repository holds the manifest (for test assertions; it is not
-// counted as a call).
-func (s *Store) HasManifest(h v1.Hash) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.manifests[h]
-	return ok
-}
-
-// RawManifest returns the bytes of a manifest the repository holds (for test assertions; it is
-// not counted as a call).
-func (s *Store) RawManifest(h v1.Hash) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.manifests[h]
-	return bytes.Clone(m.raw), ok
-}
-
-// DeleteBlob unlinks a blob from the repository (drift simulation; not counted as a call).
-func (s *Store) DeleteBlob(h v1.Hash) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.blobs, h)
 }

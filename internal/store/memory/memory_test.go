@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -44,13 +45,19 @@ func TestRoundTripAndDelete(t *testing.T) {
 	if tags, _ := s.Tags(ctx); len(tags) != 1 || tags[0] != "v1" {
 		t.Fatalf("Tags = %v", tags)
 	}
-	if err := s.Delete(ctx, d.Digest); err != nil {
+	if err := s.Tag(ctx, "v2", d, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "v2", d.Digest); err != nil || !s.HasManifest(d.Digest) {
+		t.Fatalf("Delete of a tag while another points at the manifest = %v; manifest kept = %v", err, s.HasManifest(d.Digest))
+	}
+	if err := s.Delete(ctx, "v1", d.Digest); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Resolve(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after Delete, Resolve(v1) = %v, want ErrNotFound", err)
 	}
-	if s.Calls(OpResolve) != 2 || s.Calls(OpDelete) != 1 {
+	if s.Calls(OpResolve) != 2 || s.Calls(OpDelete) != 2 {
 		t.Fatalf("calls: Resolve %d, Delete %d", s.Calls(OpResolve), s.Calls(OpDelete))
 	}
 }
@@ -59,8 +66,9 @@ func TestPushManifestRefusesMissingContent(t *testing.T) {
 	s := New("a")
 	raw := []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1}]}`)
 	err := s.PushManifest(context.Background(), v1.Descriptor{MediaType: types.OCIImageIndex, Digest: store.Digest(raw)}, raw)
-	if !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("PushManifest of an index whose child is missing = %v, want ErrNotFound", err)
+	var rejected *store.RejectedError
+	if !errors.Is(err, store.ErrNotFound) || !errors.As(err, &rejected) || !rejected.Incomplete || len(rejected.Missing) != 1 {
+		t.Fatalf("PushManifest of an index whose child is missing = %v, want a RejectedError naming it", err)
 	}
 }
 
@@ -118,7 +126,34 @@ func TestReferrersAndFailures(t *testing.T) {
 		t.Fatalf("injected failure: %v", err)
 	}
 	s.DisallowDeletes()
-	if err := s.Delete(ctx, ref.Digest); !errors.Is(err, store.ErrUnsupported) {
+	if err := s.Delete(ctx, "", ref.Digest); !errors.Is(err, store.ErrUnsupported) {
 		t.Fatalf("Delete with deletes disallowed = %v", err)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	reg := NewRegistry("src")
+	for _, c := range []struct {
+		ref          string
+		role         store.Role
+		repo, name   string
+		digest, want string
+	}{
+		{ref: "memory://src/app", role: store.RoleSource, repo: "memory://src/app", name: "latest"},
+		{ref: "memory://src/app", role: store.RoleTarget, repo: "memory://src/app"},
+		{ref: "memory://src/a/b:1.0@sha256:" + strings.Repeat("0", 64), role: store.RoleSource, repo: "memory://src/a/b", name: "1.0",
+			digest: "sha256:" + strings.Repeat("0", 64)},
+		{ref: "memory://src/", role: store.RoleSource, want: "the repository is empty"},
+		{ref: "memory://src/a@sha256:x", role: store.RoleSource, want: "digest"},
+	} {
+		loc, err := reg.Open(c.ref, c.role)
+		switch {
+		case c.want != "":
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Open(%q) = %v, want an error about %s", c.ref, err, c.want)
+			}
+		case err != nil || loc.Repository != c.repo || loc.Name != c.name || loc.Digest != c.digest:
+			t.Errorf("Open(%q) = %+v, %v", c.ref, loc, err)
+		}
 	}
 }

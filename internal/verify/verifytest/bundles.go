@@ -8,7 +8,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -16,6 +15,7 @@ import (
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 )
@@ -111,11 +111,10 @@ func (s *Signer) bundleMaterial() *protobundle.VerificationMaterial {
 // subject as its subject.
 func writeReferrer(tb testing.TB, target store.Target, subject v1.Descriptor, bundleJSON []byte, annotations map[string]string) v1.Descriptor {
 	tb.Helper()
-	ctx := context.Background()
-	src := blobSource{}
-	config := pushBlob(tb, target, src, static.NewLayer([]byte("{}"), emptyJSONType))
+	w := registrytest.Into(tb, target)
+	config := w.Blob([]byte("{}"), emptyJSONType)
 	config.ArtifactType = verify.BundleMediaType
-	layer := pushBlob(tb, target, src, static.NewLayer(bundleJSON, verify.BundleMediaType))
+	layer := w.Blob(bundleJSON, verify.BundleMediaType)
 	raw := marshal(tb, struct {
 		v1.Manifest
 		ArtifactType string `json:"artifactType,omitempty"`
@@ -127,9 +126,7 @@ func writeReferrer(tb testing.TB, target store.Target, subject v1.Descriptor, bu
 		Subject:       &v1.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
 		Annotations:   annotations,
 	}, verify.BundleMediaType})
-	d := v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: store.Digest(raw), Size: int64(len(raw)), ArtifactType: verify.BundleMediaType}
-	if err := target.PushManifest(ctx, d, raw); err != nil {
-		tb.Fatal(err)
-	}
+	d := w.Raw("", types.OCIManifestSchema1, raw)
+	d.ArtifactType = verify.BundleMediaType
 	return d
 }

@@ -1,10 +1,8 @@
 package verifytest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 )
@@ -69,8 +68,7 @@ func statement(tb testing.TB, digest v1.Hash, predicateType, statementType, name
 // push stores img (config, layers, manifest) under tag.
 func push(tb testing.TB, target store.Target, tag string, img v1.Image) v1.Descriptor {
 	tb.Helper()
-	ctx := context.Background()
-	src := blobSource{}
+	w := registrytest.Into(tb, target)
 	config, err := partial.ConfigLayer(img)
 	if err != nil {
 		tb.Fatal(err)
@@ -80,40 +78,13 @@ func push(tb testing.TB, target store.Target, tag string, img v1.Image) v1.Descr
 		tb.Fatal(err)
 	}
 	for _, l := range append(layers, config) {
-		pushBlob(tb, target, src, l)
+		w.Layer(l)
 	}
 	raw, err := img.RawManifest()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d := v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: store.Digest(raw), Size: int64(len(raw))}
-	if err := target.PushManifest(ctx, d, raw); err != nil {
-		tb.Fatal(err)
-	}
-	if err := target.Tag(ctx, tag, d, raw); err != nil {
-		tb.Fatal(err)
-	}
-	return d
-}
-
-func pushBlob(tb testing.TB, target store.Target, src blobSource, l v1.Layer) v1.Descriptor {
-	tb.Helper()
-	d, err := partial.Descriptor(l)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer rc.Close()
-	if src[d.Digest], err = io.ReadAll(rc); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := target.PushBlob(context.Background(), *d, src); err != nil {
-		tb.Fatal(err)
-	}
-	return v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+	return w.Raw(tag, types.OCIManifestSchema1, raw)
 }
 
 func readBlob(tb testing.TB, target store.Reader, d v1.Descriptor) []byte {
@@ -138,30 +109,3 @@ func marshal(tb testing.TB, v any) []byte {
 	}
 	return out
 }
-
-// blobSource serves the blobs being pushed, as the source a Target copies from.
-type blobSource map[v1.Hash][]byte
-
-func (blobSource) String() string { return "test content" }
-
-func (s blobSource) Blob(_ context.Context, d v1.Descriptor) (io.ReadCloser, error) {
-	b, ok := s[d.Digest]
-	if !ok {
-		return nil, fmt.Errorf("blob %s: %w", d.Digest, store.ErrNotFound)
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func (blobSource) Resolve(context.Context, string) (v1.Descriptor, error) {
-	return v1.Descriptor{}, store.ErrUnsupported
-}
-
-func (blobSource) Manifest(context.Context, string) (v1.Descriptor, []byte, error) {
-	return v1.Descriptor{}, nil, store.ErrUnsupported
-}
-
-func (blobSource) Referrers(context.Context, v1.Hash) ([]v1.Descriptor, error) {
-	return nil, store.ErrUnsupported
-}
-
-func (blobSource) Tags(context.Context) ([]string, error) { return nil, store.ErrUnsupported }
