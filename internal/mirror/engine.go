@@ -8,6 +8,7 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store/layout"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 )
 
 // Engine inspects, copies, checks and deletes mirrors. One Engine serves every resource of a
@@ -17,6 +18,8 @@ type Engine struct {
 	schemes []store.Scheme // longest prefix first; the registry scheme ("") last
 	jobs    int
 	log     Logger
+	// trustedRoot verifies keyless certificates and transparency-log entries (verify.go).
+	trustedRoot *verify.TrustedRoot
 }
 
 // Logger receives progress messages (the provider forwards them to tflog at INFO).

@@ -92,6 +92,10 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	p.root = root
 	p.SourceDigest = root.desc.Digest.String()
 	p.SourceMediaType = string(root.desc.MediaType)
+	// Before anything else is read: an unsigned source costs one manifest and its signatures.
+	if err := e.verifySource(ctx, src, p.SourceDigest, spec, &p.Record); err != nil {
+		return nil, err
+	}
 	p.baseName = e.baseName(ctx, src, top)
 	if root.isIndex {
 		if err := e.walk(ctx, src.Store, root, sel, 0, nil); err != nil {
