@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 )
 
 var (
@@ -45,6 +47,7 @@ type providerModel struct {
 	Jobs               types.Int64  `tfsdk:"jobs"`
 	MaxRetries         types.Int64  `tfsdk:"max_retries"`
 	RegistryAuth       types.List   `tfsdk:"registry_auth"` // of registryAuthModel; unknown under a dynamic block
+	TrustedRoot        types.String `tfsdk:"sigstore_trusted_root"`
 }
 
 type registryAuthModel struct {
@@ -87,6 +90,15 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					"with exponential backoff and jitter; `Retry-After` is honoured up to %s. `0` disables retries. "+
 					"Defaults to %d.", registry.MaxRetryAfter, registry.DefaultMaxRetries),
 				Validators: []validator.Int64{int64validator.Between(0, 20)},
+			},
+			"sigstore_trusted_root": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The JSON of a Sigstore trusted root (`trusted_root.json`: certificate authorities, " +
+					"transparency logs and timestamp authorities with their keys), against which `verify` blocks check " +
+					"keyless certificates and transparency-log entries, offline. Needed by `keyless` blocks and by " +
+					"blocks with `transparency_log = true`; key signatures made with `--tlog-upload=false` need none. " +
+					"Example: `sigstore_trusted_root = file(\"trusted_root.json\")`, a copy of the one Sigstore's TUF " +
+					"repository distributes (see the guide *Mirror only signed images*).",
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -151,6 +163,14 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	var trustedRoot *verify.TrustedRoot
+	if raw := m.TrustedRoot.ValueString(); raw != "" {
+		var err error
+		if trustedRoot, err = verify.ParseTrustedRoot([]byte(raw)); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("sigstore_trusted_root"), "Invalid provider configuration", err.Error())
+			return
+		}
+	}
 	logInfo := func(ctx context.Context, msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
 	cfg.Logger = logInfo
 	client, err := registry.New(cfg)
@@ -162,6 +182,7 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 		mirror.WithScheme(client),
 		mirror.WithJobs(cmp.Or(cfg.Jobs, registry.DefaultJobs)),
 		mirror.WithLogger(logInfo),
+		mirror.WithTrustedRoot(trustedRoot),
 	)
 	resp.ResourceData = engine
 	resp.DataSourceData = engine
@@ -193,6 +214,9 @@ func (m providerModel) unknownArguments(ctx context.Context) []string {
 	}
 	if m.MaxRetries.IsUnknown() {
 		out = append(out, "max_retries")
+	}
+	if m.TrustedRoot.IsUnknown() {
+		out = append(out, "sigstore_trusted_root")
 	}
 	if m.RegistryAuth.IsUnknown() {
 		return append(out, "registry_auth")
