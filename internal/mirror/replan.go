@@ -16,6 +16,10 @@ import (
 // spec's verify blocks are those it was verified under; otherwise the source is verified again
 // (a *VerificationError when it does not pass).
 func (e *Engine) Replan(ctx context.Context, spec Spec, prior *Record) (rec Record, inspected bool, err error) {
+	policy, err := e.policy(spec) // verify blocks that cannot be used fail without a request
+	if err != nil {
+		return Record{}, false, err
+	}
 	if prior != nil && prior.Selection.Equal(selectionOf(spec)) {
 		src, err := e.open(spec.Source, store.RoleSource)
 		if err != nil {
@@ -40,7 +44,7 @@ func (e *Engine) Replan(ctx context.Context, spec Spec, prior *Record) (rec Reco
 				return Record{}, false, &TooLargeError{Source: src.String(), Size: rec.Size, MaxBytes: spec.MaxBytes}
 			}
 			if !rec.verifiedUnder(spec) { // verify blocks changed: the same content, verified again
-				if err := e.verifySource(ctx, src, rec.SourceDigest, spec, &rec); err != nil {
+				if err := e.verifySource(ctx, policy, src, rec.SourceDigest, spec, &rec); err != nil {
 					return Record{}, false, err
 				}
 			}

@@ -35,18 +35,28 @@ func (e *VerificationError) Error() string {
 
 func (e *VerificationError) Unwrap() error { return e.Err }
 
-// verifySource checks the signatures that src holds for digest against the spec's verify
-// blocks, and records who signed (VerifiedBy) and which policy decided (PolicyDigest) in r.
-// Without blocks it clears both. It is the one place the engine verifies: Plan calls it before
-// it reads more than the top manifest, Replan when a record is reused under another policy.
-func (e *Engine) verifySource(ctx context.Context, src store.Location, digest string, spec Spec, r *Record) error {
-	r.VerifiedBy, r.PolicyDigest = nil, ""
+// policy builds the policy of the spec's verify blocks, without a request: nil without blocks,
+// a *VerificationError wrapping a *verify.PolicyError for blocks that cannot be used.
+func (e *Engine) policy(spec Spec) (*verify.Policy, error) {
 	if len(spec.Verify) == 0 {
-		return nil
+		return nil, nil
 	}
 	policy, err := verify.NewPolicy(spec.Verify, e.trustedRoot)
 	if err != nil {
-		return &VerificationError{Source: src.String(), Err: err}
+		return nil, &VerificationError{Source: spec.Source, Err: err}
+	}
+	return policy, nil
+}
+
+// verifySource checks the signatures that src holds for digest against the policy of the
+// spec's verify blocks (nil: none), and records who signed (VerifiedBy) and which blocks
+// decided (PolicyDigest) in r. Without a policy it clears both. It is the one place the engine
+// verifies: Plan calls it before it reads more than the top manifest, Replan when a record is
+// reused under other blocks.
+func (e *Engine) verifySource(ctx context.Context, policy *verify.Policy, src store.Location, digest string, spec Spec, r *Record) error {
+	r.VerifiedBy, r.PolicyDigest = nil, ""
+	if policy == nil {
+		return nil
 	}
 	h, err := v1.NewHash(digest)
 	if err != nil {

@@ -175,13 +175,17 @@ func (verifyBlocksCheck) ValidateList(ctx context.Context, req validator.ListReq
 }
 
 // addPolicyErrors reports each problem of a policy on its attribute: verify[i].keyless.subject.
+// A problem of a block as a whole (it names no signer) goes on its public_keys, which Terraform
+// shows at the block when the attribute is absent (it would show the resource for the block).
 func addPolicyErrors(diags *diag.Diagnostics, summary string, e *verify.PolicyError) {
 	for _, p := range e.Problems {
 		at := path.Root("verify").AtListIndex(p.Block)
-		if p.Field != "" {
-			for _, name := range strings.Split(p.Field, ".") {
-				at = at.AtName(name)
-			}
+		field := p.Field
+		if field == "" {
+			field = "public_keys"
+		}
+		for _, name := range strings.Split(field, ".") {
+			at = at.AtName(name)
 		}
 		if p.Index >= 0 {
 			at = at.AtListIndex(p.Index)

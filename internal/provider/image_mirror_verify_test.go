@@ -138,25 +138,60 @@ func TestAccImageMirror_verify(t *testing.T) {
 	t.Run("bundleReferrersAPI", func(t *testing.T) { t.Parallel(); testVerifyBundle(t, env, env.api) })
 	t.Run("bundleFallbackTag", func(t *testing.T) { t.Parallel(); testVerifyBundle(t, env, env.src) })
 	t.Run("twoHop", func(t *testing.T) { t.Parallel(); testVerifyTwoHop(t, env) })
+	t.Run("trustedRoot", func(t *testing.T) { t.Parallel(); testVerifyTrustedRoot(t, env) })
+}
+
+// Blocks that need a trusted root fail at plan without one, saying what to do; a trusted root
+// that does not parse fails on sigstore_trusted_root.
+func testVerifyTrustedRoot(t *testing.T, env *verifyEnv) {
+	hosts := []string{env.src.Host, env.dst.Host}
+	mirror := mirrorResource(env.src.Ref("root/app:1.0"), env.dst.Ref("root/app"))
+	withBlock := strings.TrimSuffix(mirror, "}\n") + fmt.Sprintf("  verify {\n    public_keys = [%q]\n  }\n}\n", env.key.PublicKeyPEM(t))
+	badRoot := filepath.Join(t.TempDir(), "trusted_root.json")
+	writeFile(t, badRoot, `{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config:      providerBlock{insecure: hosts}.String() + withBlock,
+				ExpectError: regexp.MustCompile(`(?s)sigstore_trusted_root, which is not set.*transparency_log = false`),
+			},
+			{
+				Config:      providerBlock{insecure: hosts, trustedRootFile: badRoot}.String() + withBlock,
+				ExpectError: regexp.MustCompile(`(?s)sigstore_trusted_root.*lists no certificate\s+authority`),
+			},
+		},
+	})
 }
 
 // A key signature (cosign sign --key --tlog-upload=false) applies and names the key; a plan
-// without changes keeps it; the tag moving to an unsigned image is a plan error.
+// without changes keeps it; another verify block is an update that verifies again; the tag
+// moving to an unsigned image is a plan error.
 func testVerifyKey(t *testing.T, env *verifyEnv) {
 	repo := env.repo(t, env.src.Ref("key/app"))
 	signed := verifytest.WriteImage(t, repo, "1.0")
 	verifytest.WriteSignature(t, repo, signed.Digest, env.key, verifytest.Options{})
 	unsigned := verifytest.WriteImage(t, repo, "unsigned")
 	config := env.mirror(env.src.Ref("key/app:1.0"), env.dst.Ref("key/app"), keyBlock(t, env.key))
+	twoBlocks := env.mirror(env.src.Ref("key/app:1.0"), env.dst.Ref("key/app"), keyBlock(t, env.key)+keyBlock(t, verifytest.NewKey(t, verifytest.RSA2048)))
 	planChecks, stateChecks := verifiedBy("zarf_image_mirror.test", keyIs(t, env.key))
+	emptyPlan := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config, ConfigPlanChecks: planChecks, ConfigStateChecks: stateChecks},
-			{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{Config: config, ConfigPlanChecks: emptyPlan},
+			{
+				Config: twoBlocks,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("zarf_image_mirror.test", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("zarf_image_mirror.test", tfjsonpath.New("verified_by"), keyIs(t, env.key)),
+				}},
+			},
+			{Config: twoBlocks, ConfigPlanChecks: emptyPlan},
 			{
 				PreConfig: func() { moveTag(t, repo, "1.0", unsigned) },
-				Config:    config,
+				Config:    twoBlocks,
 				ExpectError: regexp.MustCompile(`(?s)Error: Cannot plan the mirror.*` + regexp.QuoteMeta(unsigned.Digest.String()) +
 					`.*no signature found`),
 			},
@@ -270,4 +305,75 @@ func testVerifyTwoHop(t *testing.T, env *verifyEnv) {
 			},
 		},
 	})
+}
+
+// TestAccImageMirror_verifyValidate: `terraform validate`, which reaches no registry, reports
+// mistakes of verify blocks on their attributes, and accepts good blocks.
+func TestAccImageMirror_verifyValidate(t *testing.T) {
+	tf := newTerraformCLI(t)
+	t.Parallel()
+	work := t.TempDir()
+	key := verifytest.NewKey(t, verifytest.ECDSAP256).PublicKeyPEM(t)
+	writeFile(t, filepath.Join(work, "main.tf"), requiredProviders+fmt.Sprintf(`resource "zarf_image_mirror" "bad" {
+  source = "127.0.0.1:1/app:1.0"
+  target = "127.0.0.1:1/mirror"
+  verify {
+    public_keys = [%q, "not a key"]
+  }
+  verify {
+    keyless {
+      issuer         = "https://token.actions.githubusercontent.com"
+      subject_regexp = "^https://github.com/acme/(app"
+    }
+  }
+  verify {
+    keyless {
+      subject = "release@acme.example"
+    }
+  }
+  verify {
+    transparency_log = false
+  }
+}
+
+resource "zarf_image_mirror" "good" {
+  source = "127.0.0.1:1/app:1.0"
+  target = "127.0.0.1:1/mirror"
+  verify {
+    public_keys      = [%q]
+    transparency_log = false
+  }
+  verify {
+    keyless {
+      issuer         = "https://token.actions.githubusercontent.com"
+      subject_regexp = "^https://github.com/acme/app/"
+    }
+    attestation_types = ["https://slsa.dev/provenance/v1"]
+  }
+}
+`, key, key))
+	valid, diags := tf.validate(t, work)
+	if valid {
+		t.Fatal("terraform validate accepts the bad verify blocks")
+	}
+	want := map[int]string{ // line → the error there (after the 6 lines of requiredProviders)
+		11: "Invalid verify block: ",                              // public_keys[1]
+		16: "Invalid verify block: not an RE2 regular expression", // subject_regexp
+		20: "Invalid verify block: required: the OIDC issuer",     // keyless without issuer
+		24: "Invalid verify block: say who must have signed",      // a block without signers
+	}
+	for _, d := range diags {
+		if d.Range == nil || d.Severity != "error" {
+			t.Errorf("unexpected diagnostic %+v", d)
+			continue
+		}
+		got := d.Summary + ": " + d.Detail
+		if w, ok := want[d.Range.Start.Line]; !ok || !strings.HasPrefix(got, w) {
+			t.Errorf("line %d: %q, want %q", d.Range.Start.Line, got, w)
+		}
+		delete(want, d.Range.Start.Line)
+	}
+	for line, w := range want {
+		t.Errorf("line %d: no diagnostic, want %q", line, w)
+	}
 }
