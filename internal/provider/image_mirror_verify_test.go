@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -139,6 +140,30 @@ func TestAccImageMirror_verify(t *testing.T) {
 	t.Run("bundleFallbackTag", func(t *testing.T) { t.Parallel(); testVerifyBundle(t, env, env.src) })
 	t.Run("twoHop", func(t *testing.T) { t.Parallel(); testVerifyTwoHop(t, env) })
 	t.Run("trustedRoot", func(t *testing.T) { t.Parallel(); testVerifyTrustedRoot(t, env) })
+	t.Run("signatureGoneBeforeApply", func(t *testing.T) { t.Parallel(); testVerifyAtApply(t, env) })
+}
+
+// Apply verifies again before its first write: a signature tag that stops holding the signature
+// between plan and apply (moved by a plan check, which runs in between) fails the apply (at
+// Terraform's final plan, the first thing apply does), and nothing is copied.
+func testVerifyAtApply(t *testing.T, env *verifyEnv) {
+	repo := env.repo(t, env.src.Ref("gone/app"))
+	image := verifytest.WriteImage(t, repo, "1.0")
+	verifytest.WriteSignature(t, repo, image.Digest, env.key, verifytest.Options{})
+	target := env.dst.Ref("gone/app")
+	replaceSignature := planFuncCheck(func(*tfjson.Plan) error {
+		moveTag(t, repo, verify.CosignTag(image.Digest, ".sig"), image)
+		return nil
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{{
+			Config:           env.mirror(env.src.Ref("gone/app:1.0"), target, keyBlock(t, env.key)),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{replaceSignature}},
+			ExpectError:      regexp.MustCompile(`(?s)Error running apply.*is not verified.*malformed`),
+		}},
+	})
+	env.expectEmpty(t, target)
 }
 
 // Blocks that need a trusted root fail at plan without one, saying what to do; a trusted root
