@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -401,4 +402,40 @@ resource "zarf_image_mirror" "good" {
 	for line, w := range want {
 		t.Errorf("line %d: no diagnostic, want %q", line, w)
 	}
+}
+
+// TestAccImageMirror_verifyStateFromEarlierVersion: a mirror applied by a provider without
+// verify blocks (its state has neither verify nor verified_by) plans no change with this one.
+func TestAccImageMirror_verifyStateFromEarlierVersion(t *testing.T) {
+	tf := newTerraformCLI(t)
+	t.Parallel()
+	src, dst := registrytest.Start(t), registrytest.Start(t)
+	registrytest.PushIndex(t, src.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:1]})
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "main.tf"), requiredProviders+providerConfig(src, dst)+
+		mirrorResource(src.Ref("app/web:1.0"), dst.Ref("mirror/web")))
+	tf.expect(t, work, 0, "apply", "-auto-approve")
+
+	statePath := filepath.Join(work, "terraform.tfstate")
+	raw, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]any
+	if err := json.Unmarshal(raw, &state); err != nil {
+		t.Fatal(err)
+	}
+	attrs := state["resources"].([]any)[0].(map[string]any)["instances"].([]any)[0].(map[string]any)["attributes"].(map[string]any) //nolint:forcetypeassert // the state format
+	for _, name := range []string{"verify", "verified_by"} {
+		if _, ok := attrs[name]; !ok {
+			t.Fatalf("the state has no %s: %v", name, attrs)
+		}
+		delete(attrs, name)
+	}
+	if raw, err = json.Marshal(state); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, statePath, string(raw))
+	tf.expect(t, work, 0, "plan", "-refresh=false", "-detailed-exitcode") // the state as it was written
+	tf.expect(t, work, 0, "plan", "-detailed-exitcode")
 }
