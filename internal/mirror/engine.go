@@ -10,6 +10,7 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store/layout"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 )
 
 // Engine inspects, copies, checks and deletes mirrors. One Engine serves every resource of a
@@ -28,6 +29,9 @@ type Engine struct {
 
 	// targetChecks keeps the outcome of CheckTarget per target repository (target_check.go).
 	targetChecks sync.Map // repository key → *targetCheck
+
+	// trustedRoot verifies keyless certificates and transparency-log entries (verify.go).
+	trustedRoot *verify.TrustedRoot
 }
 
 // Logger receives progress messages (the provider forwards them to tflog at INFO). Sizes and

@@ -13,6 +13,8 @@
 // refresh, destroy and plan of an existing mirror.
 package mirror
 
+import "github.com/zarf-dev/terraform-provider-zarf/internal/verify"
+
 // IndexMode says what the target gets when the source is an index.
 type IndexMode string
 
@@ -48,6 +50,9 @@ type Spec struct {
 	Referrers bool
 	// MaxBytes, when positive, makes planning fail if the content to copy is larger.
 	MaxBytes int64
+	// Verify, when not empty, lets only a source digest pass whose signatures meet one of the
+	// blocks (verify.go); nothing is copied otherwise.
+	Verify []verify.Block
 }
 
 // Manifest describes one copied manifest: an image of a platform, or, without Platform, an

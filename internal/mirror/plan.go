@@ -70,6 +70,10 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	policy, err := e.policy(spec) // verify.go
+	if err != nil {
+		return nil, err
+	}
 	src, err := e.open(spec.Source, store.RoleSource)
 	if err != nil {
 		return nil, err
@@ -92,6 +96,10 @@ func (e *Engine) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	p.root = root
 	p.SourceDigest = root.desc.Digest.String()
 	p.SourceMediaType = string(root.desc.MediaType)
+	// Before anything else is read: an unsigned source costs one manifest and its signatures.
+	if err := e.verifySource(ctx, policy, src, p.SourceDigest, spec, &p.Record); err != nil {
+		return nil, err
+	}
 	p.baseName = e.baseName(ctx, src, top)
 	if root.isIndex {
 		if err := e.walk(ctx, src.Store, root, sel, 0, nil); err != nil {

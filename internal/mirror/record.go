@@ -48,6 +48,10 @@ type Record struct {
 	// notice new ones at the source (see Replan).
 	Referrers      []Referrer      `json:"referrers,omitempty"`
 	ReferrerLookup *ReferrerLookup `json:"referrer_lookup,omitempty"`
+	// VerifiedBy names who signed SourceDigest, when Spec.Verify asked; PolicyDigest identifies
+	// the verify blocks it was verified under, so a plan under the same blocks keeps it (Replan).
+	VerifiedBy   []string `json:"verified_by,omitempty"`
+	PolicyDigest string   `json:"policy_digest,omitempty"`
 }
 
 // Selection is what, besides the source digest, decides the content of a mirror.

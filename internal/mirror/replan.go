@@ -15,8 +15,14 @@ import (
 // digest and, with referrers, the source lists the referrers it listed then (one lookup per
 // subject), it reuses prior, placed where spec's target says. Otherwise it reads the source, at
 // the digest it resolved. inspected reports whether it read the source. A record larger than
-// spec.MaxBytes is a *TooLargeError either way.
+// spec.MaxBytes is a *TooLargeError either way. A reused record keeps who signed the source when
+// spec's verify blocks are those it was verified under; otherwise the source is verified again
+// (a *VerificationError when it does not pass).
 func (e *Engine) Replan(ctx context.Context, spec Spec, prior *Record) (rec Record, inspected bool, err error) {
+	policy, err := e.policy(spec) // verify blocks that cannot be used fail without a request
+	if err != nil {
+		return Record{}, false, err
+	}
 	if prior != nil && prior.Selection.Equal(selectionOf(spec)) {
 		src, err := e.open(spec.Source, store.RoleSource)
 		if err != nil {
@@ -39,6 +45,11 @@ func (e *Engine) Replan(ctx context.Context, spec Spec, prior *Record) (rec Reco
 			}
 			if spec.MaxBytes > 0 && rec.Size > spec.MaxBytes {
 				return Record{}, false, &TooLargeError{Source: src.String(), Size: rec.Size, MaxBytes: spec.MaxBytes}
+			}
+			if !rec.verifiedUnder(spec) { // verify blocks changed: the same content, verified again
+				if err := e.verifySource(ctx, policy, src, rec.SourceDigest, spec, &rec); err != nil {
+					return Record{}, false, err
+				}
 			}
 			return rec, false, nil
 		}

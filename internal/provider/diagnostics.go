@@ -11,6 +11,7 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/tagset"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 )
 
 // referenceAttributes names the attributes that hold a schema's source, target or repository
@@ -38,8 +39,14 @@ func addEngineError(diags *diag.Diagnostics, summary string, err error, refs ref
 		unusableErr *mirror.TargetUnusableError
 		conflictErr *mirror.TargetConflictError
 		sourceErr   *mirror.TargetIsSourceError
+		policyErr   *verify.PolicyError
+		verifyErr   *mirror.VerificationError
 	)
 	switch {
+	case errors.As(err, &policyErr): // verify blocks that cannot be used, e.g. without a trusted root
+		addPolicyErrors(diags, summary, policyErr)
+	case errors.As(err, &verifyErr):
+		diags.AddAttributeError(path.Root("verify"), summary, err.Error())
 	case errors.As(err, &refErr) && refs[refErr.Role] != "":
 		attr := refs[refErr.Role]
 		diags.AddAttributeError(path.Root(attr), summary, reword(err, refErr,

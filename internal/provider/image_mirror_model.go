@@ -21,6 +21,7 @@ type imageMirrorModel struct {
 	MaxBytes     types.Int64  `tfsdk:"max_bytes"`
 	KeepRemotely types.Bool   `tfsdk:"keep_remotely"`
 	Referrers    types.Bool   `tfsdk:"referrers"`
+	Verify       types.List   `tfsdk:"verify"` // of verifyModel
 
 	ID           types.String `tfsdk:"id"`
 	SourceDigest types.String `tfsdk:"source_digest"`
@@ -30,6 +31,7 @@ type imageMirrorModel struct {
 	Size         types.Int64  `tfsdk:"size"`
 
 	CopiedReferrers types.List `tfsdk:"copied_referrers"`
+	VerifiedBy      types.List `tfsdk:"verified_by"`
 }
 
 // sameContent reports whether m and o describe the same mirror, arguments that only matter
@@ -38,7 +40,8 @@ func (m imageMirrorModel) sameContent(o imageMirrorModel) bool {
 	return m.Source.Equal(o.Source) && sameDestination(m.Source, m.Target, o.Source, o.Target) && m.Platforms.Equal(o.Platforms) &&
 		m.IndexMode.Equal(o.IndexMode) && m.Attestations.Equal(o.Attestations) && m.Referrers.Equal(o.Referrers) &&
 		m.ID.Equal(o.ID) && m.SourceDigest.Equal(o.SourceDigest) && m.Digest.Equal(o.Digest) && m.Ref.Equal(o.Ref) &&
-		m.Manifests.Equal(o.Manifests) && m.Size.Equal(o.Size) && m.CopiedReferrers.Equal(o.CopiedReferrers)
+		m.Manifests.Equal(o.Manifests) && m.Size.Equal(o.Size) && m.CopiedReferrers.Equal(o.CopiedReferrers) &&
+		m.Verify.Equal(o.Verify) && m.VerifiedBy.Equal(o.VerifiedBy)
 }
 
 var manifestAttrTypes = map[string]attr.Type{
@@ -61,7 +64,7 @@ var referrerObjectType = types.ObjectType{AttrTypes: referrerAttrTypes}
 
 // spec is what the configuration asks the engine for; known only when every input is known.
 func (m *imageMirrorModel) spec(ctx context.Context) (mirror.Spec, bool, diag.Diagnostics) {
-	var diags diag.Diagnostics
+	var diags, d diag.Diagnostics
 	if m.Source.IsUnknown() || m.Target.IsUnknown() || m.Platforms.IsUnknown() || m.IndexMode.IsUnknown() ||
 		m.Attestations.IsUnknown() || m.MaxBytes.IsUnknown() || m.Referrers.IsUnknown() {
 		return mirror.Spec{}, false, nil
@@ -85,6 +88,12 @@ func (m *imageMirrorModel) spec(ctx context.Context) (mirror.Spec, bool, diag.Di
 		}
 		slices.Sort(s.Platforms)
 	}
+	var known bool
+	s.Verify, known, d = verifyBlocks(ctx, m.Verify)
+	diags.Append(d...)
+	if !known {
+		return mirror.Spec{}, false, diags
+	}
 	return s, true, diags
 }
 
@@ -97,6 +106,7 @@ func (m *imageMirrorModel) setUnknownComputed() {
 	m.Manifests = types.ListUnknown(manifestObjectType)
 	m.Size = types.Int64Unknown()
 	m.CopiedReferrers = types.ListUnknown(referrerObjectType)
+	m.VerifiedBy = types.ListUnknown(types.StringType)
 }
 
 // setComputed fills the computed attributes from what the mirror holds.
@@ -106,6 +116,7 @@ func (m *imageMirrorModel) setComputed(r mirror.Record) diag.Diagnostics {
 	m.Digest = types.StringValue(r.Digest)
 	m.Ref = types.StringValue(r.Ref())
 	m.Size = types.Int64Value(r.Size)
+	m.VerifiedBy = verifiedByValue(r.VerifiedBy)
 	if m.Referrers.IsNull() {
 		// A state written before the argument existed: its default, so that it plans no change.
 		m.Referrers = types.BoolValue(false)

@@ -167,6 +167,7 @@ func planModel(t *testing.T, source, target string, platforms []string, mode mir
 		Attestations: fwtypes.BoolValue(true),
 		MaxBytes:     fwtypes.Int64Null(),
 		KeepRemotely: fwtypes.BoolValue(false),
+		Verify:       fwtypes.ListNull(verifyBlockSchema().NestedObject.Type()),
 	}
 	if platforms != nil {
 		var d diag.Diagnostics

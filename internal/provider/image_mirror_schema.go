@@ -162,6 +162,12 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "Bytes of distinct content (blobs and manifests) that the mirror holds; a layer " +
 					"shared by several platforms counts once.",
 			},
+			"verified_by": schema.ListAttribute{
+				ElementType:         types.StringType,
+				Computed:            true,
+				MarkdownDescription: verifiedByDescription,
+			},
 		},
+		Blocks: map[string]schema.Block{"verify": verifyBlockSchema()}, // image_mirror_verify.go
 	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/verify"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/zarfpackage"
 )
 
@@ -51,6 +52,7 @@ type providerModel struct {
 	MaxRetries         types.Int64  `tfsdk:"max_retries"`
 	RegistryAuth       types.List   `tfsdk:"registry_auth"` // of registryAuthModel; unknown under a dynamic block
 	CacheDir           types.String `tfsdk:"cache_dir"`
+	TrustedRoot        types.String `tfsdk:"sigstore_trusted_root"`
 }
 
 type registryAuthModel struct {
@@ -106,6 +108,15 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					"directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LocalAppData%` on " +
 					"Windows). Terraform does not expand `~`: write `pathexpand(\"~/...\")`.",
 				Validators: []validator.String{cacheDirValidator{}},
+			},
+			"sigstore_trusted_root": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The JSON of a Sigstore trusted root (`trusted_root.json`: certificate authorities, " +
+					"transparency logs and timestamp authorities with their keys), against which `verify` blocks check " +
+					"keyless certificates and transparency-log entries, offline. Needed by `keyless` blocks and by " +
+					"blocks with `transparency_log = true`; key signatures made with `--tlog-upload=false` need none. " +
+					"Example: `sigstore_trusted_root = file(\"trusted_root.json\")`, a copy of the one Sigstore's TUF " +
+					"repository distributes (see the guide *Mirror only signed images*).",
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -171,6 +182,14 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	var trustedRoot *verify.TrustedRoot
+	if raw := m.TrustedRoot.ValueString(); raw != "" {
+		var err error
+		if trustedRoot, err = verify.ParseTrustedRoot([]byte(raw)); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("sigstore_trusted_root"), "Invalid provider configuration", err.Error())
+			return
+		}
+	}
 	logInfo := func(ctx context.Context, msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
 	cfg.Logger = logInfo
 	client, err := registry.New(cfg)
@@ -188,6 +207,7 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 		mirror.WithScheme(client),
 		mirror.WithJobs(cmp.Or(cfg.Jobs, registry.DefaultJobs)),
 		mirror.WithLogger(logInfo),
+		mirror.WithTrustedRoot(trustedRoot),
 	)
 	resp.ResourceData = data
 	resp.DataSourceData = data
@@ -244,6 +264,9 @@ func (m providerModel) unknownArguments(ctx context.Context) []string {
 	}
 	if m.CacheDir.IsUnknown() {
 		out = append(out, "cache_dir")
+	}
+	if m.TrustedRoot.IsUnknown() {
+		out = append(out, "sigstore_trusted_root")
 	}
 	if m.RegistryAuth.IsUnknown() {
 		return append(out, "registry_auth")

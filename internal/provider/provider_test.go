@@ -31,6 +31,8 @@ type providerBlock struct {
 	caPEM      []byte
 	maxRetries *int
 	auth       []authBlock
+	// trustedRootFile is a file whose content is sigstore_trusted_root.
+	trustedRootFile string
 }
 
 // authBlock is one registry_auth block. With passwordExpr set, the password is that HCL
@@ -52,6 +54,9 @@ func (p providerBlock) String() string {
 	}
 	if p.maxRetries != nil {
 		fmt.Fprintf(&b, "  max_retries = %d\n", *p.maxRetries)
+	}
+	if p.trustedRootFile != "" {
+		fmt.Fprintf(&b, "  sigstore_trusted_root = file(%q)\n", p.trustedRootFile)
 	}
 	for _, a := range p.auth {
 		password := fmt.Sprintf("%q", a.password)

@@ -115,6 +115,21 @@ func manifestLayers(raw []byte) ([]v1.Descriptor, *Failure) {
 	return m.Layers, nil
 }
 
+// emptyConfigMediaType is the config of an artifact manifest, which then must name its
+// artifactType.
+const emptyConfigMediaType = "application/vnd.oci.empty.v1+json"
+
+// artifactTypeOf is the artifactType of a manifest ("" when it has none or does not parse).
+func artifactTypeOf(raw []byte) string {
+	var m struct {
+		ArtifactType string `json:"artifactType"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return ""
+	}
+	return m.ArtifactType
+}
+
 func kindOfSuffix(suffix string) Kind {
 	if suffix == signatureTagSuffix {
 		return KindSignature
@@ -159,14 +174,24 @@ func (f *finder) referrers(ctx context.Context) error {
 		return fmt.Errorf("listing the referrers of %s in %s: %w", f.digest, f.src, err)
 	}
 	for _, ref := range refs {
+		var raw []byte
+		if ref.ArtifactType == emptyConfigMediaType {
+			// A registry that reports the config's media type instead of the manifest's
+			// artifactType (go-containerregistry's): the manifest says what it is.
+			if _, raw, err = f.src.Manifest(ctx, ref.Digest.String()); err != nil {
+				return fmt.Errorf("reading referrer %s of %s: %w", ref.Digest, f.src, err)
+			}
+			ref.ArtifactType = artifactTypeOf(raw)
+		}
 		if !isBundleMediaType(ref.ArtifactType) {
 			continue
 		}
 		c := &candidate{where: fmt.Sprintf("referrer %s (%s)", ref.Digest, ref.ArtifactType), kind: KindSignature}
 		f.add(c)
-		_, raw, err := f.src.Manifest(ctx, ref.Digest.String())
-		if err != nil {
-			return fmt.Errorf("reading %s of %s: %w", c.where, f.src, err)
+		if raw == nil {
+			if _, raw, err = f.src.Manifest(ctx, ref.Digest.String()); err != nil {
+				return fmt.Errorf("reading %s of %s: %w", c.where, f.src, err)
+			}
 		}
 		layers, problem := manifestLayers(raw)
 		if problem == nil && (len(layers) != 1 || !isBundleMediaType(string(layers[0].MediaType))) {

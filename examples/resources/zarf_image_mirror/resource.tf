@@ -21,3 +21,21 @@ resource "zarf_image_mirror" "podinfo" {
 output "nginx_image" {
   value = zarf_image_mirror.nginx.ref # registry.internal/library/nginx:1.27@sha256:…
 }
+
+# Copied only when signed with the publisher's key (cosign sign --key cosign.key
+# --tlog-upload=false); nothing is copied otherwise. verified_by names the key. See the guide
+# "Mirror only signed images" for keyless identities and attestations.
+variable "acme_public_key" {
+  description = "The publisher's cosign public key (PEM)."
+  type        = string
+}
+
+resource "zarf_image_mirror" "signed" {
+  source = "ghcr.io/acme/app:1.4.2"
+  target = "registry.internal/acme/app"
+
+  verify {
+    public_keys      = [var.acme_public_key]
+    transparency_log = false
+  }
+}
