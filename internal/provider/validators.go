@@ -10,6 +10,7 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/zarfpackage"
 )
 
 // offlineCheck is a string attribute validator that runs a check of the engine or of the
@@ -41,9 +42,10 @@ func (c offlineCheck) ValidateString(_ context.Context, req validator.StringRequ
 func validReference(role store.Role, attribute string) offlineCheck {
 	return offlineCheck{
 		summary:     "Invalid image reference",
-		description: "must be an image reference or an OCI image layout reference",
+		description: "must be an image reference, an OCI image layout reference or a Zarf package reference",
 		check: func(s string) error {
-			err := mirror.ValidateReference(role, s)
+			// Parsing needs no cache: a package is opened on first use.
+			err := mirror.ValidateReference(role, s, mirror.WithScheme(zarfpackage.Scheme{}))
 			var refErr *mirror.ReferenceError
 			if errors.As(err, &refErr) {
 				return fmt.Errorf("%s %q is not a valid image reference: %s", attribute, refErr.Value, refErr.Reason)
