@@ -73,7 +73,8 @@ func (c *CLI) Run(tb testing.TB, dir string, args ...string) (stdout, stderr []b
 	cmd := c.Command(tb.Context(), dir, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	return out.Bytes(), errOut.Bytes(), ExitCode(tb, cmd.Run(), args)
+	code = ExitCode(tb, cmd.Run(), args) // before reading the buffers: operands are evaluated left to right
+	return out.Bytes(), errOut.Bytes(), code
 }
 
 // ExitCode is the exit code that err, what running terraform with args returned, carries; it
