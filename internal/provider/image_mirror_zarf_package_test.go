@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registrytest"
@@ -207,4 +208,15 @@ func TestAccImageMirror_zarfPackageReferences(t *testing.T) {
 			},
 		},
 	})
+}
+
+// A target written with or without the tag that a package image gives it names one place: the
+// change is an update, not a replacement.
+func TestSameDestination_zarfPackage(t *testing.T) {
+	source := types.StringValue("zarf-package://app.tar.zst:nginx:1.27")
+	for target, same := range map[string]bool{"r.example/app/nginx:1.27": true, "r.example/app/nginx:1.28": false} {
+		if got := sameDestination(source, types.StringValue("r.example/app/nginx"), source, types.StringValue(target)); got != same {
+			t.Errorf("r.example/app/nginx and %s are one destination of %s: %t, want %t", target, source, got, same)
+		}
+	}
 }

@@ -13,6 +13,11 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/zarfpackage"
 )
 
+// offlineSchemes are the schemes, beside the engine's defaults, that references are parsed with
+// where the provider is not configured (terraform validate, plan modifiers). Parsing a Zarf
+// package reference needs no cache: the package is opened on first use.
+var offlineSchemes = []mirror.Option{mirror.WithScheme(zarfpackage.Scheme{})}
+
 // offlineCheck is a string attribute validator that runs a check of the engine or of the
 // registry package that needs no network, so terraform validate (and an editor) reports the
 // mistake on its attribute with the explanation that plan would give. Unknown and null values
@@ -44,8 +49,7 @@ func validReference(role store.Role, attribute string) offlineCheck {
 		summary:     "Invalid image reference",
 		description: "must be an image reference, an OCI image layout reference or a Zarf package reference",
 		check: func(s string) error {
-			// Parsing needs no cache: a package is opened on first use.
-			err := mirror.ValidateReference(role, s, mirror.WithScheme(zarfpackage.Scheme{}))
+			err := mirror.ValidateReference(role, s, offlineSchemes...)
 			var refErr *mirror.ReferenceError
 			if errors.As(err, &refErr) {
 				return fmt.Errorf("%s %q is not a valid image reference: %s", attribute, refErr.Value, refErr.Reason)

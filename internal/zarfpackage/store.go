@@ -37,14 +37,9 @@ var _ store.Reader = (*Store)(nil)
 // String is the package as references name it: zarf-package://<archive>.
 func (s *Store) String() string { return Prefix + s.archive }
 
-// Package returns the opened package, opening it on the first call. A Store opens its archive
+// open opens the archive on the first call and returns what it opened. A Store opens its archive
 // once: the engine opens a new Store for every operation, so a new archive at the same path is
 // noticed by the next plan.
-func (s *Store) Package(ctx context.Context) (*Package, error) {
-	_, p, err := s.open(ctx)
-	return p, err
-}
-
 func (s *Store) open(ctx context.Context) (*layout.Store, *Package, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -101,7 +101,7 @@ func TestStore_unpacksOnceForEveryStore(t *testing.T) {
 			if _, err := s.Resolve(t.Context(), "nginx:1.27"); err != nil {
 				t.Error(err)
 			}
-			p, err := s.Package(t.Context())
+			_, p, err := s.open(t.Context())
 			unpacked[i] = err == nil && p.Unpacked
 		})
 	}
@@ -110,7 +110,7 @@ func TestStore_unpacksOnceForEveryStore(t *testing.T) {
 		t.Errorf("%d of %d stores unpacked the package, want 1", n, len(stores))
 	}
 	_, later := openStore(t, c, Prefix+built.Path+":nginx:1.27")
-	if p, err := later.Package(t.Context()); err != nil || p.Unpacked {
+	if _, p, err := later.open(t.Context()); err != nil || p.Unpacked {
 		t.Errorf("a later store: %v, unpacked again: %v", err, p != nil && p.Unpacked)
 	}
 }
