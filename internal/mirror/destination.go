@@ -24,9 +24,10 @@ func (d Destination) String() string {
 }
 
 // DestinationOf says where a mirror of source into target writes. It makes no request and needs
-// no provider configuration, so it serves validation and plan modifiers.
-func DestinationOf(source, target string) (Destination, error) {
-	src, tgt, err := New().parsePair(source, target)
+// no provider configuration, so it serves validation and plan modifiers. opts add schemes beside
+// the default ones (see ValidateReference).
+func DestinationOf(source, target string, opts ...Option) (Destination, error) {
+	src, tgt, err := New(opts...).parsePair(source, target)
 	if err != nil {
 		return Destination{}, err
 	}
@@ -89,9 +90,10 @@ func (e *Engine) overlapOf(source, target string, mode IndexMode) (Overlap, erro
 }
 
 // CheckTargetIsNotSource returns a *TargetIsSourceError when target is the source itself (see
-// OverlapOf), a *ReferenceError when either does not parse, and nil otherwise.
-func CheckTargetIsNotSource(source, target string, mode IndexMode) error {
-	e := New()
+// OverlapOf), a *ReferenceError when either does not parse, and nil otherwise. opts add schemes
+// beside the default ones (see ValidateReference).
+func CheckTargetIsNotSource(source, target string, mode IndexMode, opts ...Option) error {
+	e := New(opts...)
 	overlap, err := e.overlapOf(source, target, mode)
 	if err != nil || overlap != SameReference {
 		return err

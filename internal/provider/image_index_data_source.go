@@ -54,7 +54,8 @@ func (d *imageIndexDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 			"ref": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Image reference: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`, or an OCI image " +
-					"layout, `oci-layout://<path>:<ref>` or `oci-layout://<path>@sha256:…`.",
+					"layout, `oci-layout://<path>:<ref>` or `oci-layout://<path>@sha256:…`, or an image of a Zarf package, " +
+					"`zarf-package://<archive>:<original image reference>` or `zarf-package://<archive>@sha256:…`.",
 				Validators: []validator.String{validReference(store.RoleSource, "ref")},
 			},
 			"digest": schema.StringAttribute{Computed: true, MarkdownDescription: "Digest the reference resolves to."},
@@ -96,7 +97,7 @@ func (d *imageIndexDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		return
 	}
 	// A ref known only now was not validated: check it here, so that the error names ref.
-	err := mirror.ValidateReference(store.RoleSource, m.Ref.ValueString())
+	err := mirror.ValidateReference(store.RoleSource, m.Ref.ValueString(), offlineSchemes...)
 	var p *mirror.Plan
 	if err == nil {
 		p, err = d.engine.Plan(ctx, mirror.Spec{Source: m.Ref.ValueString(), Attestations: true})

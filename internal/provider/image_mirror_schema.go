@@ -36,7 +36,13 @@ func (r *imageMirrorResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"`org.opencontainers.image.ref.name`, or by its original image reference " +
 					"(`org.opencontainers.image.base.name`, e.g. `oci-layout://images:docker.io/library/nginx:1.27`). " +
 					"The path contains neither `:` nor `@`, a Windows drive letter (`C:\\images` or `C:/images`) aside. " +
-					"See the guide *Air-gapped mirroring in two hops*. `terraform validate` checks the syntax.",
+					"A Zarf package archive is `zarf-package://<archive>:<original image reference>` or " +
+					"`zarf-package://<archive>@sha256:…`, the archive ending with `.tar.zst`, `.tar` or `.part000` (of a " +
+					"split package), e.g. `zarf-package://${data.zarf_package.app.path}:nginx:1.27`: the archive is " +
+					"unpacked and checked once per archive digest into the provider's `cache_dir`, the image is read from " +
+					"its `images/` by its original reference, bytes unchanged, and a new package at the same path whose " +
+					"image differs is a planned update. See the guide *Air-gapped mirroring in two hops*. " +
+					"`terraform validate` checks the syntax.",
 				Validators: []validator.String{validReference(store.RoleSource, "source")},
 			},
 			"target": schema.StringAttribute{

@@ -36,7 +36,7 @@ func (targetIsNotSource) ValidateString(ctx context.Context, req validator.Strin
 	if resp.Diagnostics.HasError() || !known(source) || !known(req.ConfigValue) || mode.IsUnknown() {
 		return
 	}
-	err := mirror.CheckTargetIsNotSource(source.ValueString(), req.ConfigValue.ValueString(), indexModeOf(mode))
+	err := mirror.CheckTargetIsNotSource(source.ValueString(), req.ConfigValue.ValueString(), indexModeOf(mode), offlineSchemes...)
 	var same *mirror.TargetIsSourceError
 	if errors.As(err, &same) {
 		resp.Diagnostics.AddAttributeError(req.Path, "Target is the source", err.Error())
@@ -63,8 +63,8 @@ func sameDestination(sourceA, targetA, sourceB, targetB types.String) bool {
 	if !known(sourceA) || !known(targetA) || !known(sourceB) || !known(targetB) {
 		return false
 	}
-	a, errA := mirror.DestinationOf(sourceA.ValueString(), targetA.ValueString())
-	b, errB := mirror.DestinationOf(sourceB.ValueString(), targetB.ValueString())
+	a, errA := mirror.DestinationOf(sourceA.ValueString(), targetA.ValueString(), offlineSchemes...)
+	b, errB := mirror.DestinationOf(sourceB.ValueString(), targetB.ValueString(), offlineSchemes...)
 	return errA == nil && errB == nil && a == b
 }
 

@@ -205,6 +205,7 @@ func (p *zarfProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	}
 	data.engine = mirror.New(
 		mirror.WithScheme(client),
+		mirror.WithScheme(zarfpackage.Scheme{Cache: data.packages, NoCache: data.packagesErr}),
 		mirror.WithJobs(cmp.Or(cfg.Jobs, registry.DefaultJobs)),
 		mirror.WithLogger(logInfo),
 		mirror.WithTrustedRoot(trustedRoot),

@@ -10,7 +10,13 @@ import (
 	"github.com/zarf-dev/terraform-provider-zarf/internal/mirror"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/registry"
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
+	"github.com/zarf-dev/terraform-provider-zarf/internal/zarfpackage"
 )
+
+// offlineSchemes are the schemes, beside the engine's defaults, that references are parsed with
+// where the provider is not configured (terraform validate, plan modifiers). Parsing a Zarf
+// package reference needs no cache: the package is opened on first use.
+var offlineSchemes = []mirror.Option{mirror.WithScheme(zarfpackage.Scheme{})}
 
 // offlineCheck is a string attribute validator that runs a check of the engine or of the
 // registry package that needs no network, so terraform validate (and an editor) reports the
@@ -41,9 +47,9 @@ func (c offlineCheck) ValidateString(_ context.Context, req validator.StringRequ
 func validReference(role store.Role, attribute string) offlineCheck {
 	return offlineCheck{
 		summary:     "Invalid image reference",
-		description: "must be an image reference or an OCI image layout reference",
+		description: "must be an image reference, an OCI image layout reference or a Zarf package reference",
 		check: func(s string) error {
-			err := mirror.ValidateReference(role, s)
+			err := mirror.ValidateReference(role, s, offlineSchemes...)
 			var refErr *mirror.ReferenceError
 			if errors.As(err, &refErr) {
 				return fmt.Errorf("%s %q is not a valid image reference: %s", attribute, refErr.Value, refErr.Reason)

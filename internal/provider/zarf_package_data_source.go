@@ -62,7 +62,10 @@ func (d *zarfPackageDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"archive digest into the provider's `cache_dir` and checked before anything of it is used: every file " +
 			"against `checksums.txt`, `checksums.txt` against the aggregate checksum in `zarf.yaml`. Archives that " +
 			"could write outside the cache (absolute or `..` names, links, devices, an entry twice) or that unpack past " +
-			fmt.Sprintf("%d GiB are refused, and nothing of them is kept.", zarfpackage.DefaultLimits.MaxBytes>>30),
+			fmt.Sprintf("%d GiB are refused, and nothing of them is kept. ", zarfpackage.DefaultLimits.MaxBytes>>30) +
+			"Mirror every image of the package with `for_each = toset(data.zarf_package.app.images)` and " +
+			"`source = \"zarf-package://${data.zarf_package.app.path}:${each.value}\"` on `zarf_image_mirror`: the " +
+			"mirrors read the unpacked copy, and wait for this data source, so a package it refuses is never mirrored.",
 		Attributes: map[string]schema.Attribute{
 			"path": schema.StringAttribute{
 				Required: true,

@@ -73,7 +73,7 @@ func (c *CLI) Run(tb testing.TB, dir string, args ...string) (stdout, stderr []b
 	cmd := c.Command(tb.Context(), dir, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	code = ExitCode(tb, cmd.Run(), args) // before the buffers are read
+	code = ExitCode(tb, cmd.Run(), args) // before reading the buffers: operands are evaluated left to right
 	return out.Bytes(), errOut.Bytes(), code
 }
 

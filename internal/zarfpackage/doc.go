@@ -43,4 +43,8 @@
 // that becomes the cache entry by one rename once every check passed, and the files that the
 // mirror does not need (components/, sboms.tar, ...) are hashed as they stream past and not
 // written at all.
+//
+// Scheme and Store (scheme.go, store.go) make a package's images a read-only store of the engine:
+// a reference zarf-package://<archive>:<original image reference> opens the archive through the
+// cache on first read, and serves the cache entry's images/ OCI image layout with layout.Store.
 package zarfpackage

@@ -29,6 +29,13 @@ output "cluster_refs" {
   value = { for image in data.zarf_package.app.images : image => provider::zarf::mirror_ref("registry.internal", image) }
 }
 
+# Every image of the package, mirrored where a Zarf cluster pulls it, read from the package.
+resource "zarf_image_mirror" "app" {
+  for_each = toset(data.zarf_package.app.images)
+  source   = "zarf-package://${data.zarf_package.app.path}:${each.value}"
+  target   = provider::zarf::mirror_ref("registry.internal", each.value)
+}
+
 # The images of each component.
 output "components" {
   value = { for c in data.zarf_package.app.components : c.name => c.images }
