@@ -5,10 +5,13 @@ package mirror
 // process, no HTTP: these tests prove the seam, and run in milliseconds.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -323,5 +326,78 @@ func TestMemoryReplanEconomy(t *testing.T) {
 	rec, inspected, err := env.e.Replan(t.Context(), Spec{Source: f.ref(), Target: target, Attestations: true, Referrers: true}, &prior)
 	if err != nil || !inspected || len(rec.Referrers) != len(prior.Referrers)+1 {
 		t.Fatalf("after a new attestation: inspected %t, %d referrers (was %d), %v", inspected, len(rec.Referrers), len(prior.Referrers), err)
+	}
+}
+
+// TestCheckAsksAtOnce: Check asks for the tag and the children at the same time (jobs at once),
+// so that a mirror without drift costs one round trip: the first jobs questions wait for each
+// other, which they would do in vain if the tag were asked alone first.
+func TestCheckAsksAtOnce(t *testing.T) {
+	const jobs = 3
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	target := env.dst.Prefix() + "mirror/app"
+	p, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Target: target, Attestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	b := &barrier{want: jobs, all: make(chan struct{})}
+	e := New(WithScheme(env.src), WithScheme(barrierScheme{Scheme: env.dst, b: b}), WithJobs(jobs))
+	d, err := e.Check(t.Context(), target, p.Record)
+	if err != nil || d.Drifted(p.Record) {
+		t.Fatalf("drift %+v, %v", d, err)
+	}
+	if b.timedOut.Load() {
+		t.Errorf("the first %d questions of Check were not asked at once", jobs)
+	}
+}
+
+// barrierScheme opens the targets of its Scheme with a barrier before their first questions.
+type barrierScheme struct {
+	store.Scheme
+	b *barrier
+}
+
+func (s barrierScheme) Open(ref string, role store.Role) (store.Location, error) {
+	loc, err := s.Scheme.Open(ref, role)
+	if t, ok := loc.Store.(store.Target); ok && err == nil {
+		loc.Store = barrierTarget{Target: t, b: s.b}
+	}
+	return loc, err
+}
+
+type barrierTarget struct {
+	store.Target
+	b *barrier
+}
+
+func (t barrierTarget) Resolve(ctx context.Context, ref string) (v1.Descriptor, error) {
+	t.b.arrive()
+	return t.Target.Resolve(ctx, ref)
+}
+
+// barrier holds its first want arrivals until all of them are there, or for a second.
+type barrier struct {
+	want     int
+	all      chan struct{}
+	arrived  atomic.Int32
+	timedOut atomic.Bool
+}
+
+func (b *barrier) arrive() {
+	n := int(b.arrived.Add(1))
+	switch {
+	case n == b.want:
+		close(b.all)
+	case n > b.want:
+		return
+	}
+	select {
+	case <-b.all:
+	case <-time.After(time.Second):
+		b.timedOut.Store(true)
 	}
 }
