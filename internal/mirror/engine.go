@@ -31,6 +31,9 @@ type Engine struct {
 	// and destroys in one repository apart (claims.go).
 	claims claims
 
+	// manifests are the manifests read from sources by digest (manifestcache.go).
+	manifests manifestCache
+
 	// targetChecks keeps the outcome of CheckTarget per target repository (target_check.go).
 	targetChecks sync.Map // repository key → *targetCheck
 }

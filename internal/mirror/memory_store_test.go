@@ -401,3 +401,48 @@ func (b *barrier) arrive() {
 		b.timedOut.Store(true)
 	}
 }
+
+// TestManifestsReadOnce: an Engine reads a manifest by digest once per source repository (plan
+// again, as Terraform does while applying, and Create a third time); tags are asked again, and
+// another repository listing the same digests is asked for them.
+func TestManifestsReadOnce(t *testing.T) {
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	src := env.src.Repository("library/app")
+	spec := Spec{Source: f.ref(), Target: env.dst.Prefix() + "mirror/app", Attestations: true}
+	p, err := env.e.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Calls(memory.OpManifest); got != len(p.Children)+1 {
+		t.Fatalf("first plan read %d manifests, want %d", got, len(p.Children)+1)
+	}
+	src.ResetCalls()
+	again, err := env.e.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Calls(memory.OpManifest); got != 1 || again.Size != p.Size || again.Digest != p.Digest {
+		t.Errorf("plan again: %d manifests read (want the tag's only), size %d, digest %s", got, again.Size, again.Digest)
+	}
+
+	// A copy of the index in another repository, without one of its images.
+	copied := Spec{Source: f.ref(), Target: env.src.Prefix() + "library/copy", Attestations: true}
+	if _, err := env.e.Apply(t.Context(), mustPlan(t, env.engine(), copied)); err != nil {
+		t.Fatal(err)
+	}
+	env.src.Repository("library/copy").DeleteManifest(store.Digest(f.images[1].Raw))
+	_, err = env.e.Plan(t.Context(), Spec{Source: copied.Target + ":" + f.tag, Target: spec.Target, Attestations: true})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("planned from a repository that lacks an image its index lists: %v", err)
+	}
+}
+
+func mustPlan(t *testing.T, e *Engine, spec Spec) *Plan {
+	t.Helper()
+	p, err := e.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
