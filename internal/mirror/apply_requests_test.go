@@ -5,6 +5,7 @@ package mirror_test
 // registries are pinged.
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -293,4 +294,44 @@ func (r *recorder) find(method, part string) []sentRequest {
 		}
 	}
 	return out
+}
+
+// TestEngineNoopRequests: the exact requests of an engine no-op (Plan + Apply into a target that
+// holds everything, what Create does when the content is already there). A new Engine (a new
+// provider process) asks the source for the index and each image manifest (GET: plan reads what
+// it shows and would copy) and the target for the tag and each image manifest (HEAD: apply
+// restores a child deleted under an intact tag), after one API version check per registry. An
+// Engine that read the source before asks it only for the tag's index: manifests by digest do
+// not change.
+func TestEngineNoopRequests(t *testing.T) {
+	f := newRequestsFixture(t)
+	spec := mirror.Spec{Source: f.index, Target: f.dstP.Ref("mirror/web")}
+	warm := f.engine(t)
+	mirrorOnce(t, warm, spec)
+	manifests := f.images + 1
+	for _, tc := range []struct {
+		name           string
+		engine         *mirror.Engine
+		pings, fromSrc int
+	}{{"new engine", f.engine(t), 1, manifests}, {"warm engine", warm, 0, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.reset()
+			if st := mirrorOnce(t, tc.engine, spec); st.ManifestsPushed != 0 || st.BlobsUploaded != 0 || st.Tagged {
+				t.Fatalf("not a no-op: %+v", st)
+			}
+			want := func(m string, n int) map[registrytest.Call]int {
+				w := map[registrytest.Call]int{{Method: m, Kind: registrytest.KindManifest}: n}
+				if tc.pings > 0 {
+					w[registrytest.Call{Method: http.MethodGet, Kind: registrytest.KindOther}] = tc.pings
+				}
+				return w
+			}
+			if got, want := f.srcP.Counts(), want(http.MethodGet, tc.fromSrc); !maps.Equal(got, want) {
+				t.Errorf("source requests %v, want %v", got, want)
+			}
+			if got, want := f.dstP.Counts(), want(http.MethodHead, manifests); !maps.Equal(got, want) {
+				t.Errorf("target requests %v, want %v", got, want)
+			}
+		})
+	}
 }

@@ -12,14 +12,16 @@ import (
 )
 
 // copyBlobs makes the blobs present at dst and counts what it did in st, with a progress
-// message every e.progressEvery (progress.go). At most e.jobs blobs stream at once; as many
-// more get ready meanwhile (a target's existence check, mount or the start of an upload), so
-// that the requests before a transfer do not leave a stream idle, as go-containerregistry does.
+// message every e.progressEvery (progress.go). A blob streams only while it holds a slot of the
+// Engine's budget (e.streams: e.jobs slots shared by every copy of the Engine, whatever the
+// store); each copy gets up to as many more ready meanwhile (a target's existence check, mount or
+// the start of an upload), so that the requests before a transfer do not leave a stream idle, as
+// go-containerregistry does.
 func (e *Engine) copyBlobs(ctx context.Context, src store.Reader, dst store.Target, blobs []v1.Descriptor, st *Stats) error {
 	var mu sync.Mutex
 	progress := newCopyProgress(blobs)
 	defer e.reportProgress(ctx, dst.String(), progress)()
-	gated := gate(src, make(semaphore, e.jobs), progress)
+	gated := gate(src, e.streams, progress)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2 * e.jobs)
 	for _, b := range blobs {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zarf-dev/terraform-provider-zarf/internal/store"
@@ -35,10 +36,10 @@ func (d *Drift) Drifted(rec Record) bool {
 
 // Check compares the target with the record of what was mirrored there. It only asks whether
 // names and digests exist (HEAD requests at a registry, which registries such as Docker Hub do
-// not count against pull limits): one for the tag (or, untagged, the top manifest by digest), one
-// per recorded child manifest by digest, and, only when the tag is gone or points elsewhere, one
-// for the top manifest by digest; and one per copied referrer (its cosign tag, or an OCI
-// referrer by digest). It reads no content.
+// not count against pull limits): one for the tag (or, untagged, the top manifest by digest) and
+// one per recorded child manifest by digest, all at once; only when the tag is gone or points
+// elsewhere, one for the top manifest by digest; and one per copied referrer (its cosign tag, or
+// an OCI referrer by digest). It reads no content.
 func (e *Engine) Check(ctx context.Context, target string, rec Record) (*Drift, error) {
 	tgt, err := e.open(target, store.RoleTarget)
 	if err != nil {
@@ -50,9 +51,28 @@ func (e *Engine) Check(ctx context.Context, target string, rec Record) (*Drift, 
 	if rec.Tag != "" {
 		top = rec.Tag
 	}
-	desc, err := dst.Resolve(ctx, top)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	// The tag and the children are asked at once, so that a mirror without drift costs one round
+	// trip; when the tag is gone, the children's answers are not used.
+	children := rec.ChildDigests()
+	gone := make([]bool, len(children))
+	var (
+		desc   v1.Descriptor
+		topErr error
+	)
+	if err := e.each(ctx, len(children)+1, func(ctx context.Context, i int) (err error) {
+		if i == 0 {
+			desc, topErr = dst.Resolve(ctx, top)
+			if errors.Is(topErr, store.ErrNotFound) {
+				return nil
+			}
+			return topErr
+		}
+		gone[i-1], err = missing(ctx, dst, children[i-1])
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if topErr != nil { // not found
 		d.Gone, d.IndexMissing = true, true
 		if rec.Tag != "" {
 			if d.IndexMissing, err = missing(ctx, dst, rec.Digest); err != nil {
@@ -60,22 +80,12 @@ func (e *Engine) Check(ctx context.Context, target string, rec Record) (*Drift, 
 			}
 		}
 		return d, nil
-	case err != nil:
-		return nil, err
 	}
 	d.Current = desc.Digest.String()
 	if d.Current != rec.Digest {
 		if d.IndexMissing, err = missing(ctx, dst, rec.Digest); err != nil {
 			return nil, err
 		}
-	}
-	children := rec.ChildDigests()
-	gone := make([]bool, len(children))
-	if err := e.each(ctx, len(children), func(ctx context.Context, i int) (err error) {
-		gone[i], err = missing(ctx, dst, children[i])
-		return err
-	}); err != nil {
-		return nil, err
 	}
 	for i, m := range children {
 		if gone[i] && !slices.Contains(d.MissingManifests, m) {

@@ -21,11 +21,19 @@ type Engine struct {
 	jobs    int
 	log     Logger
 
+	// streams is the Engine's blob transfer budget: at most jobs blobs stream at once across
+	// every copy of the Engine, so that the resources Terraform applies concurrently share it
+	// instead of each opening jobs streams to one registry (blobcopy.go).
+	streams semaphore
+
 	progressEvery time.Duration // between two progress messages of a copy (progress.go)
 
 	// claims are what this Engine's mirrors planned and wrote, and the locks that keep copies
 	// and destroys in one repository apart (claims.go).
 	claims claims
+
+	// manifests are the manifests read from sources by digest (manifestcache.go).
+	manifests manifestCache
 
 	// targetChecks keeps the outcome of CheckTarget per target repository (target_check.go).
 	targetChecks sync.Map // repository key → *targetCheck
@@ -54,7 +62,8 @@ func WithScheme(s store.Scheme) Option {
 	}
 }
 
-// WithJobs bounds the concurrent requests and transfers of one operation.
+// WithJobs bounds the blobs that stream at once across every operation of the Engine, and the
+// concurrent requests of one operation.
 func WithJobs(n int) Option {
 	return func(e *Engine) {
 		if n > 0 {
@@ -76,6 +85,7 @@ func New(opts ...Option) *Engine {
 	for _, o := range append(defaults, opts...) {
 		o(e)
 	}
+	e.streams = make(semaphore, e.jobs)
 	return e
 }
 

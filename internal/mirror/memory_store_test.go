@@ -5,10 +5,13 @@ package mirror
 // process, no HTTP: these tests prove the seam, and run in milliseconds.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -324,4 +327,122 @@ func TestMemoryReplanEconomy(t *testing.T) {
 	if err != nil || !inspected || len(rec.Referrers) != len(prior.Referrers)+1 {
 		t.Fatalf("after a new attestation: inspected %t, %d referrers (was %d), %v", inspected, len(rec.Referrers), len(prior.Referrers), err)
 	}
+}
+
+// TestCheckAsksAtOnce: Check asks for the tag and the children at the same time (jobs at once),
+// so that a mirror without drift costs one round trip: the first jobs questions wait for each
+// other, which they would do in vain if the tag were asked alone first.
+func TestCheckAsksAtOnce(t *testing.T) {
+	const jobs = 3
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	target := env.dst.Prefix() + "mirror/app"
+	p, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Target: target, Attestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	b := &barrier{want: jobs, all: make(chan struct{})}
+	e := New(WithScheme(env.src), WithScheme(barrierScheme{Scheme: env.dst, b: b}), WithJobs(jobs))
+	d, err := e.Check(t.Context(), target, p.Record)
+	if err != nil || d.Drifted(p.Record) {
+		t.Fatalf("drift %+v, %v", d, err)
+	}
+	if b.timedOut.Load() {
+		t.Errorf("the first %d questions of Check were not asked at once", jobs)
+	}
+}
+
+// barrierScheme opens the targets of its Scheme with a barrier before their first questions.
+type barrierScheme struct {
+	store.Scheme
+	b *barrier
+}
+
+func (s barrierScheme) Open(ref string, role store.Role) (store.Location, error) {
+	loc, err := s.Scheme.Open(ref, role)
+	if t, ok := loc.Store.(store.Target); ok && err == nil {
+		loc.Store = barrierTarget{Target: t, b: s.b}
+	}
+	return loc, err
+}
+
+type barrierTarget struct {
+	store.Target
+	b *barrier
+}
+
+func (t barrierTarget) Resolve(ctx context.Context, ref string) (v1.Descriptor, error) {
+	t.b.arrive()
+	return t.Target.Resolve(ctx, ref)
+}
+
+// barrier holds its first want arrivals until all of them are there, or for a second.
+type barrier struct {
+	want     int
+	all      chan struct{}
+	arrived  atomic.Int32
+	timedOut atomic.Bool
+}
+
+func (b *barrier) arrive() {
+	n := int(b.arrived.Add(1))
+	switch {
+	case n == b.want:
+		close(b.all)
+	case n > b.want:
+		return
+	}
+	select {
+	case <-b.all:
+	case <-time.After(time.Second):
+		b.timedOut.Store(true)
+	}
+}
+
+// TestManifestsReadOnce: an Engine reads a manifest by digest once per source repository (plan
+// again, as Terraform does while applying, and Create a third time); tags are asked again, and
+// another repository listing the same digests is asked for them.
+func TestManifestsReadOnce(t *testing.T) {
+	env := newMemoryEnv()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	src := env.src.Repository("library/app")
+	spec := Spec{Source: f.ref(), Target: env.dst.Prefix() + "mirror/app", Attestations: true}
+	p, err := env.e.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Calls(memory.OpManifest); got != len(p.Children)+1 {
+		t.Fatalf("first plan read %d manifests, want %d", got, len(p.Children)+1)
+	}
+	src.ResetCalls()
+	again, err := env.e.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Calls(memory.OpManifest); got != 1 || again.Size != p.Size || again.Digest != p.Digest {
+		t.Errorf("plan again: %d manifests read (want the tag's only), size %d, digest %s", got, again.Size, again.Digest)
+	}
+
+	// A copy of the index in another repository, without one of its images.
+	copied := Spec{Source: f.ref(), Target: env.src.Prefix() + "library/copy", Attestations: true}
+	if _, err := env.e.Apply(t.Context(), mustPlan(t, env.engine(), copied)); err != nil {
+		t.Fatal(err)
+	}
+	env.src.Repository("library/copy").DeleteManifest(store.Digest(f.images[1].Raw))
+	_, err = env.e.Plan(t.Context(), Spec{Source: copied.Target + ":" + f.tag, Target: spec.Target, Attestations: true})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("planned from a repository that lacks an image its index lists: %v", err)
+	}
+}
+
+func mustPlan(t *testing.T, e *Engine, spec Spec) *Plan {
+	t.Helper()
+	p, err := e.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

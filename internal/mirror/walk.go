@@ -41,19 +41,27 @@ func (e *Engine) fetchTop(ctx context.Context, src store.Location) (*node, v1.De
 	return n, desc, nil
 }
 
-// fetch reads one manifest by digest from r; the store checks the bytes against the digest that
-// the parent lists.
+// fetch reads one manifest by digest from r, or from what the Engine read from r before
+// (manifestcache.go); the store checks the bytes against the digest that the parent lists.
 func (e *Engine) fetch(ctx context.Context, r store.Reader, n *node) error {
 	if n.desc.Size > store.MaxManifestBytes {
 		return fmt.Errorf("%s@%s: the index lists it with %d bytes, more than the %d bytes a registry may serve; it was not read",
 			r, n.desc.Digest, n.desc.Size, store.MaxManifestBytes)
 	}
-	d, raw, err := r.Manifest(ctx, n.desc.Digest.String())
-	if err != nil {
-		return err
+	digest := n.desc.Digest.String()
+	m, cached := e.manifests.get(r.String(), digest)
+	if !cached {
+		d, raw, err := r.Manifest(ctx, digest)
+		if err != nil {
+			return err
+		}
+		m = cachedManifest{mediaType: d.MediaType, raw: raw}
 	}
-	if err := n.setManifest(raw, d.MediaType); err != nil {
+	if err := n.setManifest(m.raw, m.mediaType); err != nil {
 		return fmt.Errorf("%s@%s: %w", r, n.desc.Digest, err)
+	}
+	if !cached {
+		e.manifests.put(r.String(), digest, m)
 	}
 	return nil
 }

@@ -88,8 +88,11 @@ func (p *zarfProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 			},
 			"jobs": schema.Int64Attribute{
 				Optional: true,
-				MarkdownDescription: fmt.Sprintf("How many transfers (blobs and manifests) run at once. "+
-					"Defaults to %d.", registry.DefaultJobs),
+				MarkdownDescription: fmt.Sprintf("How many blobs stream at once, across all the resources of this "+
+					"provider configuration: a budget shared by the mirrors that Terraform creates or updates "+
+					"concurrently (10 at once by default, `-parallelism`), so that many mirrors do not open more "+
+					"streams to one registry than this. Each resource also runs up to this many of its other "+
+					"requests (manifests, existence checks) at once. Defaults to %d.", registry.DefaultJobs),
 				Validators: []validator.Int64{int64validator.Between(1, 64)},
 			},
 			"max_retries": schema.Int64Attribute{
