@@ -436,6 +436,7 @@ func TestAccImageMirror_detailedExitCode(t *testing.T) {
 }
 
 func TestReportDrift(t *testing.T) {
+	t.Parallel()
 	amd64 := mirror.Manifest{Platform: "linux/amd64", Digest: "sha256:a1", MediaType: string(types.OCIManifestSchema1), Size: 500}
 	arm64 := mirror.Manifest{Platform: "linux/arm64", Digest: "sha256:a2", MediaType: string(types.OCIManifestSchema1), Size: 400}
 	att := mirror.Manifest{Digest: "sha256:a3", MediaType: string(types.OCIManifestSchema1), Size: 300}
@@ -510,6 +511,7 @@ func TestReportDrift(t *testing.T) {
 }
 
 func TestGoneDetail(t *testing.T) {
+	t.Parallel()
 	rec := mirror.Record{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0"}
 	untagged := rec
 	untagged.Tag = ""

@@ -147,6 +147,7 @@ func TestAccImageMirror_importBadID(t *testing.T) {
 }
 
 func TestParseImportID(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		id, target, source, err string
 	}{
@@ -206,6 +207,7 @@ func filteredMirror(t *testing.T, src, dst *registrytest.Registry) (source, targ
 // other arguments than the defaults) reads what the target holds without reporting it as drift:
 // no warning that the tag points elsewhere or that anything is gone.
 func TestRead_importOfFilteredMirror(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	source, target := filteredMirror(t, src, dst)
 	filtered, _ := registrytest.Fetch(t, dst.Ref("mirror/web:1.0"))

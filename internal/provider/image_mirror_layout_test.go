@@ -205,6 +205,7 @@ func checkLayoutBlob(dir, digest string, want []byte) resource.TestCheckFunc {
 // (sparse: the layout accepts it, and so does a registry with validation none) and in filter
 // mode, then out of the layout into the registries.
 func TestAccImageMirror_layoutSubset(t *testing.T) {
+	t.Parallel()
 	src, dst, loose := registrytest.Start(t), registrytest.Start(t), registrytest.Start(t, registrytest.WithIndexValidation("none"))
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -434,6 +435,7 @@ func TestAccImageMirror_layoutReferenceErrors(t *testing.T) {
 // registry, the disconnected side pushes from the layout into another registry, which ends
 // with the original digest.
 func TestAccGuide_airGappedTwoHops(t *testing.T) {
+	t.Parallel()
 	upstream, internal := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, upstream, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)

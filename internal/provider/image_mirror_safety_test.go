@@ -48,6 +48,7 @@ func (f stateFuncCheck) CheckState(_ context.Context, _ statecheck.CheckStateReq
 }
 
 func TestValidateConfig_targetIsSource(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	server, err := testProviders["zarf"]()
 	if err != nil {
@@ -138,6 +139,7 @@ func TestAccImageMirror_targetIsSourceRefused(t *testing.T) {
 }
 
 func TestAccImageMirror_targetRewriteIsNotReplacement(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	dstProxy := registrytest.NewProxy(t, dst)
 	raw := pushHandWrittenIndex(t, src, "app/lin:1.0", types.OCIImageIndex)
@@ -183,6 +185,7 @@ func TestAccImageMirror_targetRewriteIsNotReplacement(t *testing.T) {
 // whose new mirror writes what the old one wrote (here forced by replace_triggered_by) keeps the
 // tag and the manifest: the old mirror's destroy leaves them to the new one.
 func TestAccImageMirror_replacementOntoSameTagKeepsMirror(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/lin:1.0", types.OCIImageIndex)
 	config := func(trigger int) string {
@@ -222,6 +225,7 @@ resource "zarf_image_mirror" "test" {
 // a proxy that delays that listing, so that the creates of the same step run in the middle of
 // the destroys, the interleaving that lost about one mirror in five on a quiet machine.
 func TestAccImageMirror_forEachRenameKeepsMirror(t *testing.T) {
+	t.Parallel()
 	const mirrors, renames = 4, 4
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	dstProxy := registrytest.NewProxy(t, dst)
@@ -257,6 +261,7 @@ func TestAccImageMirror_forEachRenameKeepsMirror(t *testing.T) {
 }
 
 func TestAccImageMirror_twoMirrorsOneTagRefused(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	registrytest.PushIndex(t, src.Ref("app/api:1.0"), registrytest.IndexSpec{Images: testImages[:1]})
@@ -291,6 +296,7 @@ resource "zarf_image_mirror" "second" {
 }
 
 func TestModifyPlan_samePlanTwiceIsNoConflict(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]})
 	registrytest.PushIndex(t, reg.Ref("app/api:1.0"), registrytest.IndexSpec{Images: testImages[2:]})
@@ -316,6 +322,7 @@ func TestModifyPlan_samePlanTwiceIsNoConflict(t *testing.T) {
 // TestAccImageMirror_targetCheckedBeforeReplacement changes target to places that cannot take
 // the mirror: each plan fails on target, and the old mirror is still there.
 func TestAccImageMirror_targetCheckedBeforeReplacement(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	unlisted := registrytest.NewProxy(t, dst) // plain HTTP, not in insecure_registries
 	locked := registrytest.Start(t, registrytest.WithBasicAuth("ci", "s3cret"))
