@@ -112,6 +112,7 @@ func TestValidateConfig_targetIsSource(t *testing.T) {
 }
 
 func TestAccImageMirror_targetIsSourceRefused(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, src)
 	pushHandWrittenIndex(t, src, "demo/lin:1.0", types.OCIImageIndex)
@@ -125,7 +126,7 @@ func TestAccImageMirror_targetIsSourceRefused(t *testing.T) {
 			t.Errorf("the refused configuration sent requests: %v", proxy.Counts())
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(proxy.Ref("demo/lin:1.0")), ExpectError: refused, PreConfig: proxy.Reset},
@@ -171,7 +172,7 @@ func TestAccImageMirror_targetRewriteIsNotReplacement(t *testing.T) {
 			}),
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(dstProxy.Ref("cbd/lin")), Check: kept},
@@ -212,7 +213,7 @@ resource "zarf_image_mirror" "test" {
 			Check: kept,
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps:                    []resource.TestStep{{Config: config(0), Check: kept}, replace(1), replace(2)},
 	})
@@ -257,7 +258,7 @@ func TestAccImageMirror_forEachRenameKeepsMirror(t *testing.T) {
 	}
 	// The harness cannot read a state with for_each keys once the steps are done: leave none.
 	steps = append(steps, resource.TestStep{Config: hostsConfig(src.Host, dstProxy.Host)})
-	resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
 }
 
 func TestAccImageMirror_twoMirrorsOneTagRefused(t *testing.T) {
@@ -276,7 +277,7 @@ resource "zarf_image_mirror" "second" {
 }
 `, src.Ref("app/web:1.0"), dst.Ref("mirror/app"), second, dst.Ref("mirror/app"))
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
@@ -355,7 +356,7 @@ resource "zarf_image_mirror" "test" {
 		}
 	}
 	intact := targetExists(t, dst.Ref("mirror/web:1.0"), dst.Ref("mirror/web@"+sha256Of(raw)))
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(dst.Ref("mirror/web")), Check: intact},
@@ -374,13 +375,14 @@ resource "zarf_image_mirror" "test" {
 // TestAccImageMirror_sourceGoneWhenSomethingIsToCopy: a source that is gone keeps an existing
 // mirror as it is, but a plan that needs the source (another selection) still fails.
 func TestAccImageMirror_sourceGoneWhenSomethingIsToCopy(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	config := func(extra string) string {
 		return mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\n%s", src.Ref("app/web:1.0"), dst.Ref("mirror/web"), extra), src, dst)
 	}
 	intact := targetExists(t, dst.Ref("mirror/web:1.0"), dst.Ref("mirror/web@"+sha256Of(raw)))
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(""), Check: intact},
