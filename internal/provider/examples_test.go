@@ -27,6 +27,7 @@ var requiredProvidersRegexp = regexp.MustCompile(`(?m)^\s*required_providers\s*\
 // TestExamplesCoverEverything checks that every resource, data source and function of the
 // provider, and the provider itself, has the example tfplugindocs puts on its page.
 func TestExamplesCoverEverything(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := New("test")()
 	var meta provider.MetadataResponse

@@ -28,6 +28,7 @@ var testPlatforms = []knownvalue.Check{
 }
 
 func TestAccImageIndex_ociIndexWithAttestations(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	size := contentSize(t, src.Ref("app/web:1.0"))
@@ -72,6 +73,7 @@ resource "zarf_image_mirror" "test" {
 }
 
 func TestAccImageIndex_dockerListAndSingleImage(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.DockerManifestList)
 	size := contentSize(t, src.Ref("app/web:1.0"))
@@ -118,6 +120,7 @@ data "zarf_image_index" "single" {
 }
 
 func TestAccImageIndex_missingRef(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
@@ -173,6 +176,7 @@ func pushSharedContent(t *testing.T, reg *registrytest.Registry) sharedContent {
 }
 
 func TestAccImageIndex_sizeCountsSharedBlobsOnce(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	shared := pushSharedContent(t, src)
 	if got := contentSize(t, shared.ref); got != shared.size {
@@ -208,6 +212,7 @@ resource "zarf_image_mirror" "test" {
 // TestPlanRecord_sizeOfSelection: a selection counts the index, the selected manifests and
 // their blobs, whichever image the blobs are shared with.
 func TestPlanRecord_sizeOfSelection(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	shared := pushSharedContent(t, reg)
 	r := testResource(t, reg.Host)

@@ -103,9 +103,10 @@ func otherIndex(t *testing.T, ref string) string {
 }
 
 func TestAccImageMirror_driftTagOverwritten(t *testing.T) {
+	t.Parallel()
 	f := newDriftFixture(t)
 	var other string
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: f.config},
@@ -149,8 +150,9 @@ func TestAccImageMirror_driftTagOverwritten(t *testing.T) {
 }
 
 func TestAccImageMirror_driftTagDeleted(t *testing.T) {
+	t.Parallel()
 	f := newDriftFixture(t)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: f.config},
@@ -180,8 +182,9 @@ func TestAccImageMirror_driftTagDeleted(t *testing.T) {
 }
 
 func TestAccImageMirror_driftIndexDeleted(t *testing.T) {
+	t.Parallel()
 	f := newDriftFixture(t)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: f.config},
@@ -211,9 +214,10 @@ func TestAccImageMirror_driftIndexDeleted(t *testing.T) {
 }
 
 func TestAccImageMirror_driftChildDeleted(t *testing.T) {
+	t.Parallel()
 	f := newDriftFixture(t)
 	var arm64, amd64Att v1.Descriptor
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: f.config},
@@ -268,10 +272,11 @@ func TestAccImageMirror_driftChildDeleted(t *testing.T) {
 }
 
 func TestAccImageMirror_driftSourceMoved(t *testing.T) {
+	t.Parallel()
 	f := newDriftFixture(t)
 	var moved string
 	var movedRaw []byte
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: f.config},
@@ -311,6 +316,7 @@ func TestAccImageMirror_driftSourceMoved(t *testing.T) {
 // proxy, while nothing drifted: refresh and plan send HEAD requests only, one for the tag and
 // one per copied manifest, and no GET of a manifest or blob.
 func TestAccImageMirror_driftNoneHeadOnly(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, dst)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
@@ -332,7 +338,7 @@ func TestAccImageMirror_driftNoneHeadOnly(t *testing.T) {
 		}
 		return nil
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config},
@@ -436,6 +442,7 @@ func TestAccImageMirror_detailedExitCode(t *testing.T) {
 }
 
 func TestReportDrift(t *testing.T) {
+	t.Parallel()
 	amd64 := mirror.Manifest{Platform: "linux/amd64", Digest: "sha256:a1", MediaType: string(types.OCIManifestSchema1), Size: 500}
 	arm64 := mirror.Manifest{Platform: "linux/arm64", Digest: "sha256:a2", MediaType: string(types.OCIManifestSchema1), Size: 400}
 	att := mirror.Manifest{Digest: "sha256:a3", MediaType: string(types.OCIManifestSchema1), Size: 300}
@@ -510,6 +517,7 @@ func TestReportDrift(t *testing.T) {
 }
 
 func TestGoneDetail(t *testing.T) {
+	t.Parallel()
 	rec := mirror.Record{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0"}
 	untagged := rec
 	untagged.Tag = ""

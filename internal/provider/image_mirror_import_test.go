@@ -112,6 +112,7 @@ func TestAccImageMirror_importTargetOnly(t *testing.T) {
 }
 
 func TestAccImageMirror_importBadID(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q", src.Ref("app/web:1.0"), dst.Ref("mirror/web")), src, dst)
@@ -130,7 +131,7 @@ func TestAccImageMirror_importBadID(t *testing.T) {
 		}
 	}
 	invalid, usage := "Invalid import ID", "Use <target> or <target>,<source>"
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			step(dst.Ref("mirror/web:1.0,a,b"), invalid, "it has 3 comma-separated parts", usage),
@@ -147,6 +148,7 @@ func TestAccImageMirror_importBadID(t *testing.T) {
 }
 
 func TestParseImportID(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		id, target, source, err string
 	}{
@@ -206,6 +208,7 @@ func filteredMirror(t *testing.T, src, dst *registrytest.Registry) (source, targ
 // other arguments than the defaults) reads what the target holds without reporting it as drift:
 // no warning that the tag points elsewhere or that anything is gone.
 func TestRead_importOfFilteredMirror(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	source, target := filteredMirror(t, src, dst)
 	filtered, _ := registrytest.Fetch(t, dst.Ref("mirror/web:1.0"))
@@ -241,11 +244,12 @@ func TestRead_importOfFilteredMirror(t *testing.T) {
 // the plan only sets the arguments an import ID cannot carry (index_mode, platforms): what the
 // target holds is what the configuration gives.
 func TestAccImageMirror_importFilteredWithSource(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	source, target := filteredMirror(t, src, dst)
 	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\nindex_mode = \"filter\"",
 		source, target), src, dst)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{{
 			Config:             config,

@@ -26,6 +26,7 @@ import (
 // their own and are found at the final registry (cosign tag, fallback tag), the index digest
 // unchanged. Destroy empties the layout.
 func TestAccImageMirror_layoutReferrers(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -55,7 +56,7 @@ func TestAccImageMirror_layoutReferrers(t *testing.T) {
 		referrerIs(sig, registrytest.CosignSimpleSigning, digest, sigTag),
 	})
 	final := dst.Ref("final/web")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
@@ -109,12 +110,13 @@ func TestAccImageMirror_layoutReferrers(t *testing.T) {
 // (everything but source recovered from the layout) and with ",<source>" (the plan after
 // import is empty).
 func TestAccImageMirror_importLayout(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	target := "oci-layout://" + filepath.Join(t.TempDir(), "images") + ":1.0"
 	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q", src.Ref("app/web:1.0"), target), src)
 	withSource := target + "," + src.Ref("app/web:1.0")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
@@ -165,6 +167,7 @@ func TestAccImageMirror_importLayout(t *testing.T) {
 // TestAccImageIndex_layout reads an index from a layout, by ref name, by the original image
 // reference and by digest: the same values as from the registry it came from.
 func TestAccImageIndex_layout(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -189,7 +192,7 @@ func TestAccImageIndex_layout(t *testing.T) {
 			statecheck.ExpectKnownValue(addr, tfjsonpath.New("size"), knownvalue.Int64Exact(size)),
 		)
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: providerConfig(src) + pack},

@@ -113,6 +113,7 @@ func checkLayout(t *testing.T, dir string, want map[string]string) resource.Test
 // TestAccImageMirror_layoutRoundTrip: registry → layout → registry, every platform in preserve
 // mode; the final registry serves the source's index bytes.
 func TestAccImageMirror_layoutRoundTrip(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -123,7 +124,7 @@ func TestAccImageMirror_layoutRoundTrip(t *testing.T) {
 	byBaseName := fmt.Sprintf("resource \"zarf_image_mirror\" \"by_name\" {\n  source = %q\n  target = %q\n}\n", layoutRef+":"+src.Ref("app/web:1.0"), dst.Ref("final/named"))
 	cfg1 := providerConfig(src, dst) + toLayout
 	cfg2 := cfg1 + fromLayout + byBaseName
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
@@ -205,6 +206,7 @@ func checkLayoutBlob(dir, digest string, want []byte) resource.TestCheckFunc {
 // (sparse: the layout accepts it, and so does a registry with validation none) and in filter
 // mode, then out of the layout into the registries.
 func TestAccImageMirror_layoutSubset(t *testing.T) {
+	t.Parallel()
 	src, dst, loose := registrytest.Start(t), registrytest.Start(t), registrytest.Start(t, registrytest.WithIndexValidation("none"))
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -234,7 +236,7 @@ resource "zarf_image_mirror" "filtered_out" {
 `, layoutRef+":sparse", loose.Ref("final/web:1.0"), layoutRef+":arm", dst.Ref("final/web:arm"))
 	cfg1 := providerConfig(src, dst, loose) + pack
 	var filtered string
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
@@ -270,13 +272,14 @@ resource "zarf_image_mirror" "filtered_out" {
 // reference only) and mirrors an image out of it by that reference, written as a pod spec
 // would write it.
 func TestAccImageMirror_zarfPackageLayout(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
 	dir := t.TempDir()
 	writeZarfLayout(t, dir, src, src.Ref("app/web:1.0"), "docker.io/library/nginx:1.27")
 	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q", "oci-layout://"+dir+":nginx:1.27", dst.Ref("library/nginx")), src, dst)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
@@ -323,6 +326,7 @@ func writeZarfLayout(t *testing.T, dir string, reg *registrytest.Registry, ref, 
 // TestAccImageMirror_layoutDrift: a layout target that changed behind Terraform's back is a
 // planned repair: a manifest file deleted, the entry pointed elsewhere, the entry removed.
 func TestAccImageMirror_layoutDrift(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -357,7 +361,7 @@ func TestAccImageMirror_layoutDrift(t *testing.T) {
 	}
 	repaired := resource.ComposeTestCheckFunc(checkLayout(t, dir, map[string]string{"1.0": digest}), checkLayoutBlob(dir, digest, raw))
 	empty := resource.TestStep{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config, Check: repaired},
@@ -414,6 +418,7 @@ func TestAccImageMirror_layoutDrift(t *testing.T) {
 // TestAccImageMirror_layoutReferenceErrors: a reference that is neither a registry reference nor
 // a valid layout reference fails the plan, naming the attribute.
 func TestAccImageMirror_layoutReferenceErrors(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	var steps []resource.TestStep
 	for _, tc := range []struct{ body, want string }{
@@ -426,7 +431,7 @@ func TestAccImageMirror_layoutReferenceErrors(t *testing.T) {
 			ExpectError: regexp.MustCompile(`(?s)` + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(tc.want), `\.\*`, `.*`), " ", `\s+`)),
 		})
 	}
-	resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
 }
 
 // TestAccGuide_airGappedTwoHops applies the two configurations of the guide "Air-gapped
@@ -434,6 +439,7 @@ func TestAccImageMirror_layoutReferenceErrors(t *testing.T) {
 // registry, the disconnected side pushes from the layout into another registry, which ends
 // with the original digest.
 func TestAccGuide_airGappedTwoHops(t *testing.T) {
+	t.Parallel()
 	upstream, internal := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, upstream, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)

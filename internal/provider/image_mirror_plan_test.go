@@ -281,6 +281,7 @@ var sixteenPlatforms = func() []registrytest.ImageSpec {
 // ---------------------------------------------------------------------------------------------
 
 func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, reg)
 	registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages, Attestations: true})
@@ -360,6 +361,7 @@ func TestPlanRecord_unchangedSourceCostsOneHead(t *testing.T) {
 }
 
 func TestAccImageMirror_replanCostsOneHeadAtSource(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, src)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
@@ -433,6 +435,7 @@ func (p *plannedValues) sameAsState(s *terraform.State) error {
 }
 
 func TestAccImageMirror_planShowsWhatApplyCopies(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -503,6 +506,7 @@ resource "zarf_image_mirror" "filtered" {
 }
 
 func TestAccImageMirror_unknownSourceAtPlan(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	config := providerConfig(src, dst) + fmt.Sprintf(`
@@ -543,6 +547,7 @@ resource "zarf_image_mirror" "test" {
 // ---------------------------------------------------------------------------------------------
 
 func TestModifyPlan_warnings(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	many := registrytest.PushIndex(t, reg.Ref("app/many:1"), registrytest.IndexSpec{Images: sixteenPlatforms, Attestations: true})
 	manySize := contentSize(t, reg.Ref("app/many:1"))
@@ -681,6 +686,7 @@ func TestModifyPlan_warnings(t *testing.T) {
 // size), without max_bytes and not from a layout; never on a plan without changes or on an update
 // that only copies a new signature. Its advice names both ways that work.
 func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	many := registrytest.PushIndex(t, reg.Ref("app/many:1"), registrytest.IndexSpec{Images: sixteenPlatforms, Attestations: true})
 	registrytest.PushIndex(t, reg.Ref("app/two:1"), registrytest.IndexSpec{Images: testImages[:2], Attestations: true})
@@ -797,6 +803,7 @@ func TestModifyPlan_warningsOnlyForDecisions(t *testing.T) {
 }
 
 func TestLoadRecord_nilPrivateState(t *testing.T) {
+	t.Parallel()
 	rec, ok, diags := loadRecord(context.Background(), fwresource.ModifyPlanRequest{}.Private)
 	if ok || diags.HasError() || rec.Digest != "" {
 		t.Errorf("loadRecord(nil) = %+v, %v, %v; want nothing found, no error", rec, ok, diags)
@@ -808,7 +815,7 @@ func TestLoadRecord_nilPrivateState(t *testing.T) {
 // ---------------------------------------------------------------------------------------------
 
 func TestModifyPlan_errors(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials from this machine
+	t.Parallel()
 	reg := registrytest.Start(t)
 	locked := registrytest.Start(t, registrytest.WithBasicAuth("ci", "s3cret"))
 	idx := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages, Attestations: true})
@@ -882,7 +889,7 @@ func TestModifyPlan_errors(t *testing.T) {
 }
 
 func TestAccImageMirror_planErrors(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	locked := registrytest.Start(t, registrytest.WithBasicAuth("ci", "s3cret"))
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
@@ -925,6 +932,7 @@ func TestAccImageMirror_planErrors(t *testing.T) {
 // ---------------------------------------------------------------------------------------------
 
 func TestAccImageMirror_tagMovedBetweenPlanAndApply(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	dstProxy := registrytest.NewProxy(t, dst)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
@@ -967,6 +975,7 @@ func TestAccImageMirror_tagMovedBetweenPlanAndApply(t *testing.T) {
 // notice) does not change what apply copies: the digest the plan resolved lands, so the result
 // is consistent with the plan.
 func TestCopy_pinsPlannedDigest(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	r := testResource(t, reg.Host)
 	planned := registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages, Attestations: true})
@@ -993,6 +1002,7 @@ func TestCopy_pinsPlannedDigest(t *testing.T) {
 // Changing only keep_remotely is an update that copies nothing: apply reads nothing from the
 // source (the target was checked by refresh).
 func TestAccImageMirror_keepRemotelyChangeCopiesNothing(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, src)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)

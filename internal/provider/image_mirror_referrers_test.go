@@ -285,6 +285,7 @@ func TestAccImageMirrorReferrersSubset(t *testing.T) {
 // appeared at the source after the final plan (the next plan then finds them); a planned one that
 // is gone from the source stops the apply.
 func TestCopy_pinsPlannedReferrers(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	r := testResource(t, reg.Host)
 	raw := pushHandWrittenIndex(t, reg, "app/web:1.0", types.OCIImageIndex)
@@ -325,6 +326,7 @@ func TestCopy_pinsPlannedReferrers(t *testing.T) {
 }
 
 func TestReportReferrerDrift(t *testing.T) {
+	t.Parallel()
 	sig := mirror.Referrer{Digest: "sha256:s1", ArtifactType: registrytest.CosignSimpleSigning, Subject: "sha256:a1", Tag: "sha256-a1.sig"}
 	sbom := mirror.Referrer{Digest: "sha256:s2", ArtifactType: exampleSBOM, Subject: "sha256:a2"}
 	rec := mirror.Record{Digest: "sha256:top", Repository: "r.example/mirror/web", Tag: "1.0", Referrers: []mirror.Referrer{sig, sbom}}

@@ -25,6 +25,7 @@ func reliabilityConfig(source, target string, maxRetries int, hosts ...string) s
 // also after the retry) fails the apply; nothing is in the state and the tag is not written. The
 // next apply, with the target healthy, creates the mirror.
 func TestAccImageMirror_indexPushFailingThenRecovering(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, dst)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
@@ -64,6 +65,7 @@ func TestAccImageMirror_indexPushFailingThenRecovering(t *testing.T) {
 // connection dropped in the middle of a blob, and 503 answers to pushes at the target are retried;
 // the apply succeeds and the target holds the source's bytes.
 func TestAccImageMirror_transientFaults(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	srcProxy, dstProxy := registrytest.NewProxy(t, src), registrytest.NewProxy(t, dst)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
@@ -90,6 +92,7 @@ func TestAccImageMirror_transientFaults(t *testing.T) {
 // apply fails the apply with an error that names the source registry, which answered 404, not
 // the target.
 func TestAccImageMirror_sourceBlobGoneBeforeApply(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	var index struct {

@@ -20,10 +20,12 @@ import (
 const mirrorAddr = "zarf_image_mirror.test"
 
 func TestAccImageMirror_ociIndexKeepsDigest(t *testing.T) {
+	t.Parallel()
 	testFullMirrorKeepsBytes(t, types.OCIImageIndex)
 }
 
 func TestAccImageMirror_dockerListKeepsDigest(t *testing.T) {
+	t.Parallel()
 	testFullMirrorKeepsBytes(t, types.DockerManifestList)
 }
 
@@ -64,6 +66,7 @@ func testFullMirrorKeepsBytes(t *testing.T, mediaType types.MediaType) {
 }
 
 func TestAccImageMirror_sparseOnRegistryThatAcceptsIt(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t, registrytest.WithIndexValidation("none"))
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)
@@ -90,6 +93,7 @@ func TestAccImageMirror_sparseOnRegistryThatAcceptsIt(t *testing.T) {
 }
 
 func TestAccImageMirror_sparseRejectedWithWaysOut(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nplatforms = [\"linux/amd64\"]",
@@ -110,6 +114,7 @@ func TestAccImageMirror_sparseRejectedWithWaysOut(t *testing.T) {
 }
 
 func TestAccImageMirror_filterMode(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	config := mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\nplatforms = [\"linux/arm\"]\nindex_mode = \"filter\"",
@@ -137,6 +142,7 @@ func TestAccImageMirror_filterMode(t *testing.T) {
 }
 
 func TestAccImageMirror_nestedIndex(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	inner := registrytest.PushIndex(t, src.Ref("app/nested"), registrytest.IndexSpec{Images: testImages[:2]})
 	other := registrytest.PushImages(t, src.Ref("app/nested"), testImages[2:3], types.OCIManifestSchema1)
@@ -165,6 +171,7 @@ func TestAccImageMirror_nestedIndex(t *testing.T) {
 }
 
 func TestAccImageMirror_singleManifest(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	img := registrytest.PushImage(t, src.Ref("app/tool:3"), testImages[0], types.DockerManifestSchema2)
 	raw, _ := registrytest.Fetch(t, src.Ref("app/tool:3"))
@@ -183,6 +190,7 @@ func TestAccImageMirror_singleManifest(t *testing.T) {
 }
 
 func TestAccImageMirror_destroyDeletesUnlessKeptRemotely(t *testing.T) {
+	t.Parallel()
 	for _, keep := range []bool{false, true} {
 		t.Run(fmt.Sprintf("keep_remotely=%v", keep), func(t *testing.T) {
 			src, dst := registrytest.Start(t), registrytest.Start(t)
@@ -205,6 +213,7 @@ func TestAccImageMirror_destroyDeletesUnlessKeptRemotely(t *testing.T) {
 }
 
 func TestAccImageMirror_destroyOnRegistryWithoutDeletesWarns(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t, registrytest.WithDelete(false))
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	resource.Test(t, resource.TestCase{
@@ -225,6 +234,7 @@ func TestAccImageMirror_destroyOnRegistryWithoutDeletesWarns(t *testing.T) {
 // Two mirrors of one image under two tags of one repository share a manifest: destroying one
 // removes its tag only, and the other keeps its content.
 func TestAccImageMirror_destroyKeepsContentOfAnotherTag(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	mirror := func(name, tag string) string {

@@ -48,6 +48,7 @@ func (f stateFuncCheck) CheckState(_ context.Context, _ statecheck.CheckStateReq
 }
 
 func TestValidateConfig_targetIsSource(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	server, err := testProviders["zarf"]()
 	if err != nil {
@@ -111,6 +112,7 @@ func TestValidateConfig_targetIsSource(t *testing.T) {
 }
 
 func TestAccImageMirror_targetIsSourceRefused(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	proxy := registrytest.NewProxy(t, src)
 	pushHandWrittenIndex(t, src, "demo/lin:1.0", types.OCIImageIndex)
@@ -124,7 +126,7 @@ func TestAccImageMirror_targetIsSourceRefused(t *testing.T) {
 			t.Errorf("the refused configuration sent requests: %v", proxy.Counts())
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(proxy.Ref("demo/lin:1.0")), ExpectError: refused, PreConfig: proxy.Reset},
@@ -138,6 +140,7 @@ func TestAccImageMirror_targetIsSourceRefused(t *testing.T) {
 }
 
 func TestAccImageMirror_targetRewriteIsNotReplacement(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	dstProxy := registrytest.NewProxy(t, dst)
 	raw := pushHandWrittenIndex(t, src, "app/lin:1.0", types.OCIImageIndex)
@@ -169,7 +172,7 @@ func TestAccImageMirror_targetRewriteIsNotReplacement(t *testing.T) {
 			}),
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(dstProxy.Ref("cbd/lin")), Check: kept},
@@ -183,6 +186,7 @@ func TestAccImageMirror_targetRewriteIsNotReplacement(t *testing.T) {
 // whose new mirror writes what the old one wrote (here forced by replace_triggered_by) keeps the
 // tag and the manifest: the old mirror's destroy leaves them to the new one.
 func TestAccImageMirror_replacementOntoSameTagKeepsMirror(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/lin:1.0", types.OCIImageIndex)
 	config := func(trigger int) string {
@@ -209,7 +213,7 @@ resource "zarf_image_mirror" "test" {
 			Check: kept,
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps:                    []resource.TestStep{{Config: config(0), Check: kept}, replace(1), replace(2)},
 	})
@@ -222,6 +226,7 @@ resource "zarf_image_mirror" "test" {
 // a proxy that delays that listing, so that the creates of the same step run in the middle of
 // the destroys, the interleaving that lost about one mirror in five on a quiet machine.
 func TestAccImageMirror_forEachRenameKeepsMirror(t *testing.T) {
+	t.Parallel()
 	const mirrors, renames = 4, 4
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	dstProxy := registrytest.NewProxy(t, dst)
@@ -253,10 +258,11 @@ func TestAccImageMirror_forEachRenameKeepsMirror(t *testing.T) {
 	}
 	// The harness cannot read a state with for_each keys once the steps are done: leave none.
 	steps = append(steps, resource.TestStep{Config: hostsConfig(src.Host, dstProxy.Host)})
-	resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
 }
 
 func TestAccImageMirror_twoMirrorsOneTagRefused(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	registrytest.PushIndex(t, src.Ref("app/api:1.0"), registrytest.IndexSpec{Images: testImages[:1]})
@@ -271,7 +277,7 @@ resource "zarf_image_mirror" "second" {
 }
 `, src.Ref("app/web:1.0"), dst.Ref("mirror/app"), second, dst.Ref("mirror/app"))
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
@@ -291,6 +297,7 @@ resource "zarf_image_mirror" "second" {
 }
 
 func TestModifyPlan_samePlanTwiceIsNoConflict(t *testing.T) {
+	t.Parallel()
 	reg := registrytest.Start(t)
 	registrytest.PushIndex(t, reg.Ref("app/web:1.0"), registrytest.IndexSpec{Images: testImages[:2]})
 	registrytest.PushIndex(t, reg.Ref("app/api:1.0"), registrytest.IndexSpec{Images: testImages[2:]})
@@ -316,6 +323,7 @@ func TestModifyPlan_samePlanTwiceIsNoConflict(t *testing.T) {
 // TestAccImageMirror_targetCheckedBeforeReplacement changes target to places that cannot take
 // the mirror: each plan fails on target, and the old mirror is still there.
 func TestAccImageMirror_targetCheckedBeforeReplacement(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	unlisted := registrytest.NewProxy(t, dst) // plain HTTP, not in insecure_registries
 	locked := registrytest.Start(t, registrytest.WithBasicAuth("ci", "s3cret"))
@@ -348,7 +356,7 @@ resource "zarf_image_mirror" "test" {
 		}
 	}
 	intact := targetExists(t, dst.Ref("mirror/web:1.0"), dst.Ref("mirror/web@"+sha256Of(raw)))
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(dst.Ref("mirror/web")), Check: intact},
@@ -367,13 +375,14 @@ resource "zarf_image_mirror" "test" {
 // TestAccImageMirror_sourceGoneWhenSomethingIsToCopy: a source that is gone keeps an existing
 // mirror as it is, but a plan that needs the source (another selection) still fails.
 func TestAccImageMirror_sourceGoneWhenSomethingIsToCopy(t *testing.T) {
+	t.Parallel()
 	src, dst := registrytest.Start(t), registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	config := func(extra string) string {
 		return mirrorConfig(fmt.Sprintf("source = %q\ntarget = %q\n%s", src.Ref("app/web:1.0"), dst.Ref("mirror/web"), extra), src, dst)
 	}
 	intact := targetExists(t, dst.Ref("mirror/web:1.0"), dst.Ref("mirror/web@"+sha256Of(raw)))
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{Config: config(""), Check: intact},

@@ -28,6 +28,7 @@ import (
 // the source host: 127.0.0.1:PORT/app/web:1.0 becomes <dst>/app/web:1.0-zarf-<crc32>; a digest
 // source becomes <dst>/app/web@<digest>, pushed without a tag.
 func TestAccMirrorRef_mirrorLandsWhereZarfPoints(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	raw := pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	digest := sha256Of(raw)

@@ -21,6 +21,7 @@ func runMirrorRef(t *testing.T, registry, image string) function.RunResponse {
 }
 
 func TestMirrorRefFunctionMetadataAndDefinition(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := NewMirrorRefFunction()
 
@@ -65,6 +66,7 @@ func TestMirrorRefFunctionMetadataAndDefinition(t *testing.T) {
 }
 
 func TestMirrorRefFunctionRun(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, registry, image, want string
 	}{
@@ -91,6 +93,7 @@ func TestMirrorRefFunctionRun(t *testing.T) {
 }
 
 func TestMirrorRefFunctionRunErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, registry, image string
 		wantArg               int64

@@ -56,10 +56,11 @@ func caBundle(eps ...*registrytest.Endpoint) []byte {
 	return b
 }
 
-// isolateDockerConfig points DOCKER_CONFIG at a fresh directory with an empty config.json, so
-// that neither the machine's ~/.docker/config.json nor a Podman auth file (read when no Docker
-// config file exists) plays a part, and returns the directory. The provider runs inside the
-// test process, so the variable reaches its keychain.
+// isolateDockerConfig points DOCKER_CONFIG at a fresh directory with an empty config.json, for
+// a test that writes Docker config entries of its own, and returns the directory. The provider
+// runs inside the test process, so the variable reaches its keychain; because it is
+// process-wide (t.Setenv), such a test cannot run in parallel. Every other test sees the empty
+// Docker config that TestMain sets up.
 func isolateDockerConfig(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -138,7 +139,7 @@ func expectErrorWithout(t *testing.T, want *regexp.Regexp, secrets ...string) re
 }
 
 func TestAccProviderAuth_tlsSourceAndTargetWithOwnCredentials(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := startAuthTLS(t, "src-user", "src-Pa55-7d41e0")
 	dst := startAuthTLS(t, "dst-user", "dst-Pa55-93bc2a")
 	desc := registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)
@@ -180,7 +181,7 @@ func TestAccProviderAuth_tlsSourceAndTargetWithOwnCredentials(t *testing.T) {
 }
 
 func TestAccProviderAuth_wrongSourcePasswordNamesTheCredentialSource(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := startAuthTLS(t, "src-user", "src-Pa55-right")
 	dst := registrytest.Start(t)
 	registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)
@@ -203,7 +204,7 @@ func TestAccProviderAuth_wrongSourcePasswordNamesTheCredentialSource(t *testing.
 }
 
 func TestAccProviderAuth_wrongTargetPasswordNamesTheCredentialSource(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := registrytest.Start(t)
 	dst := startAuthTLS(t, "dst-user", "dst-Pa55-right")
 	registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages)
@@ -230,7 +231,7 @@ func TestAccProviderAuth_wrongTargetPasswordNamesTheCredentialSource(t *testing.
 }
 
 func TestAccProviderAuth_missingCAPEMExplainsTheWayOut(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := registrytest.Start(t, registrytest.WithTLS())
 	dst := registrytest.Start(t)
 	registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)
@@ -250,7 +251,7 @@ func TestAccProviderAuth_missingCAPEMExplainsTheWayOut(t *testing.T) {
 
 // TestAccProviderAuth_caPEMOfAnotherCAIsNotTrusted: ca_pem adds trust in its own CAs only.
 func TestAccProviderAuth_caPEMOfAnotherCAIsNotTrusted(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := registrytest.Start(t, registrytest.WithTLS())
 	other := registrytest.Start(t, registrytest.WithTLS())
 	dst := registrytest.Start(t)
@@ -268,7 +269,7 @@ func TestAccProviderAuth_caPEMOfAnotherCAIsNotTrusted(t *testing.T) {
 // TestAccProviderAuth_insecureRegistrySkipsVerification: a TLS registry listed in
 // insecure_registries is reached without ca_pem.
 func TestAccProviderAuth_insecureRegistrySkipsVerification(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := startAuthTLS(t, "src-user", "src-Pa55-insecure")
 	dst := registrytest.Start(t)
 	desc := registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)
@@ -285,7 +286,7 @@ func TestAccProviderAuth_insecureRegistrySkipsVerification(t *testing.T) {
 }
 
 func TestAccProviderAuth_plainHTTPToUnlistedHostIsRefused(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := registrytest.Start(t) // plain HTTP on 127.0.0.1, where go-containerregistry would fall back to HTTP
 	dst := registrytest.Start(t)
 	registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages)
@@ -304,7 +305,7 @@ func TestAccProviderAuth_plainHTTPToUnlistedHostIsRefused(t *testing.T) {
 // TestAccProviderAuth_plainHTTPTargetIsRefused: the same for the target, which apply reaches:
 // nothing may be pushed over plain HTTP.
 func TestAccProviderAuth_plainHTTPTargetIsRefused(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := registrytest.Start(t)
 	dst := registrytest.Start(t)
 	registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages)
@@ -373,7 +374,7 @@ func TestAccProviderAuth_wrongDockerConfigPasswordNamesTheDockerConfig(t *testin
 
 // TestAccProviderAuth_anonymousIsNamed: with no credentials anywhere, the error says so.
 func TestAccProviderAuth_anonymousIsNamed(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := startAuthTLS(t, "src-user", "src-Pa55-anon")
 	dst := registrytest.Start(t)
 	registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)
@@ -423,7 +424,7 @@ func TestAccProviderAuth_credentialHelper(t *testing.T) {
 // TestAccProviderConfig_invalid: configuration mistakes are reported before any registry is
 // contacted, naming the attribute and the value, and with the fix where there is one.
 func TestAccProviderConfig_invalid(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	const (
 		source = "127.0.0.1:1/app/web:1.0" // never contacted
 		target = "127.0.0.1:1/mirror/web"
@@ -498,7 +499,7 @@ func passwordFromResource(src *registrytest.Registry, insecure []string, body st
 // knows only after apply plans the mirror with unknown computed values and copies at apply
 // (it used to fail with "username is set but password is empty").
 func TestAccProviderAuth_passwordKnownOnlyAfterApply(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := startAuthTLS(t, "src-user", "src-Pa55-later")
 	dst := registrytest.Start(t)
 	desc := registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)
@@ -528,7 +529,7 @@ func TestAccProviderAuth_passwordKnownOnlyAfterApply(t *testing.T) {
 // TestAccProviderAuth_dataSourceNeedsAKnownConfiguration: a data source cannot be read with a
 // configuration known only after apply; the error says which arguments and what to do.
 func TestAccProviderAuth_dataSourceNeedsAKnownConfiguration(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := startAuthTLS(t, "src-user", "src-Pa55-later")
 	registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)
 	resource.Test(t, resource.TestCase{
@@ -547,7 +548,7 @@ func TestAccProviderAuth_dataSourceNeedsAKnownConfiguration(t *testing.T) {
 // by a dynamic block over a value known only after apply are one unknown list at plan time
 // (it used to fail with "Value Conversion Error ... Path: registry_auth").
 func TestAccProviderAuth_dynamicRegistryAuthKnownOnlyAfterApply(t *testing.T) {
-	isolateDockerConfig(t)
+	t.Parallel()
 	src := startAuthTLS(t, "src-user", "src-Pa55-dynamic")
 	dst := registrytest.Start(t)
 	desc := registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)

@@ -251,7 +251,6 @@ func checkPrivateStateIsTheRecord(t *testing.T, workDir string) func(*terraform.
 // state files (private state included, before and after destroy) and the log for the
 // passwords and their Basic encodings.
 func TestAccProviderAuth_secretsStayOutOfStatePlanAndLogs(t *testing.T) {
-	isolateDockerConfig(t)
 	src := startAuthTLS(t, "src-user", "src-Leak-5ecret-1f2e7a")
 	dst := startAuthTLS(t, "dst-user", "dst-Leak-5ecret-9a8b6c")
 	desc := registrytest.PushIndex(t, src.Ref("app/web:1.0"), authImages, src.RemoteOptions()...)

@@ -126,13 +126,14 @@ func TestAccValidate_catchesWhatNeedsNoNetwork(t *testing.T) {
 // list 127.0.0.1:<port>; the plan's error names the entry and says that the port is part of the
 // host.
 func TestAccImageMirror_insecureRegistryWithoutPort(t *testing.T) {
+	t.Parallel()
 	src := registrytest.Start(t)
 	pushHandWrittenIndex(t, src, "app/web:1.0", types.OCIImageIndex)
 	hostname, _, err := net.SplitHostPort(src.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{{
 			Config: hostsConfig(hostname) + fmt.Sprintf("resource \"zarf_image_mirror\" \"test\" {\n  source = %q\n  target = %q\n}\n",
