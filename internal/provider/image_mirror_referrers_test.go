@@ -62,6 +62,7 @@ func TestAccImageMirrorReferrers(t *testing.T) {
 	if os.Getenv(resource.EnvTfAcc) == "" {
 		t.Skipf("acceptance test: set %s=1", resource.EnvTfAcc)
 	}
+	t.Parallel()
 	for _, impl := range registrytest.Implementations() {
 		if impl.Name != "distribution-v3-all" && impl.Name != "ggcr" {
 			continue

@@ -126,6 +126,7 @@ func TestAccImageMirror_verify(t *testing.T) {
 	if os.Getenv(resource.EnvTfAcc) == "" {
 		t.Skipf("acceptance test: set %s=1", resource.EnvTfAcc)
 	}
+	t.Parallel()
 	env := newVerifyEnv(t)
 	t.Run("key", func(t *testing.T) { t.Parallel(); testVerifyKey(t, env) })
 	for _, c := range []struct{ name, reason string }{
