@@ -35,7 +35,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (Stats, error) {
 		return st, errors.New("the plan has no target")
 	}
 	start := time.Now()
-	defer e.claims.lock(repositoryKey(p.target), false)()
+	defer e.claims.lock(p.target.Key(), false)()
 	dst := p.target.Store.(store.Target) //nolint:forcetypeassert // open checks it for a target
 	release, err := dst.Lease(ctx)
 	if err != nil {

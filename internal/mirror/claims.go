@@ -95,7 +95,7 @@ func (e *Engine) claimOf(c Claim) (claim, error) {
 	}
 	sel := selectionKey(c.Spec)
 	return claim{
-		at:        Destination{Repository: repositoryKey(tgt), Tag: c.Tag},
+		at:        Destination{Repository: tgt.Key(), Tag: c.Tag},
 		digest:    c.Digest,
 		manifests: slices.Clone(c.Manifests),
 		content:   src.Key() + ":" + src.Name + "@" + src.Digest + " " + sel,

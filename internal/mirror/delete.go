@@ -39,13 +39,13 @@ func (e *Engine) Delete(ctx context.Context, target string, rec Record, opts ...
 		}
 	}
 	own := tgt.Repository + "@" + rec.Digest
-	if rec.Tag != "" {
+	if rec.Tag != "" && !tgt.Traits.RefOmitsName {
 		own = tgt.Repository + ":" + rec.Tag + "@" + rec.Digest
 	}
 	if overlap == SameReference {
 		return &KeptError{Left: own, Reason: "the target is the source itself"}
 	}
-	repository := repositoryKey(tgt)
+	repository := tgt.Key()
 	defer e.claims.lock(repository, true)()
 	if c := e.claims.entry(repository, rec.Tag, rec.Digest); c != nil {
 		return &KeptError{Left: own, Reason: heldBy(c)}

@@ -129,6 +129,3 @@ func destinationOf(src, tgt store.Location) Destination {
 	}
 	return Destination{Repository: tgt.Key(), Tag: tag}
 }
-
-// repositoryKey is the repository of loc written out in full (see Destination).
-func repositoryKey(loc store.Location) string { return loc.Key() }

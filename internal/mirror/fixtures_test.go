@@ -107,6 +107,22 @@ func (env *memoryEnv) engine() *Engine {
 	return New(WithScheme(env.src), WithScheme(env.dst), WithJobs(3))
 }
 
+// mirrored generates an index at the source's library/app and mirrors it, attestations
+// included, to the target's mirror/app; it returns the fixture, the plan applied and the target.
+func (env *memoryEnv) mirrored(t *testing.T) (*indexFixture, *Plan, string) {
+	t.Helper()
+	f := newIndexFixture(t, env.writer(t, "library/app"), false)
+	target := env.dst.Prefix() + "mirror/app"
+	p, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Target: target, Attestations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	return f, p, target
+}
+
 // writer writes generated content into the source repository repo.
 func (env *memoryEnv) writer(t testing.TB, repo string) *registrytest.Writer {
 	return registrytest.Into(t, env.src.Repository(repo))

@@ -187,15 +187,7 @@ func TestMemoryRepair(t *testing.T) {
 // the tag alone while another tag holds the manifest.
 func TestMemoryCheckAndDelete(t *testing.T) {
 	env := newMemoryEnv()
-	f := newIndexFixture(t, env.writer(t, "library/app"), false)
-	target := env.dst.Prefix() + "mirror/app"
-	p, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Target: target, Attestations: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.e.Apply(t.Context(), p); err != nil {
-		t.Fatal(err)
-	}
+	f, p, target := env.mirrored(t)
 	dst := env.dst.Repository("mirror/app")
 	dst.ResetCalls()
 	d, err := env.e.Check(t.Context(), target, p.Record)
@@ -335,15 +327,7 @@ func TestMemoryReplanEconomy(t *testing.T) {
 func TestCheckAsksAtOnce(t *testing.T) {
 	const jobs = 3
 	env := newMemoryEnv()
-	f := newIndexFixture(t, env.writer(t, "library/app"), false)
-	target := env.dst.Prefix() + "mirror/app"
-	p, err := env.e.Plan(t.Context(), Spec{Source: f.ref(), Target: target, Attestations: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.e.Apply(t.Context(), p); err != nil {
-		t.Fatal(err)
-	}
+	_, p, target := env.mirrored(t)
 	b := &barrier{want: jobs, all: make(chan struct{})}
 	e := New(WithScheme(env.src), WithScheme(barrierScheme{Scheme: env.dst, b: b}), WithJobs(jobs))
 	d, err := e.Check(t.Context(), target, p.Record)

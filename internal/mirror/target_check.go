@@ -41,7 +41,7 @@ func (e *Engine) CheckTarget(ctx context.Context, target string) error {
 	if !ok {
 		return nil
 	}
-	v, _ := e.targetChecks.LoadOrStore(repositoryKey(tgt), &targetCheck{})
+	v, _ := e.targetChecks.LoadOrStore(tgt.Key(), &targetCheck{})
 	check, _ := v.(*targetCheck) // only targetChecks are stored
 	check.once.Do(func() {
 		if err := checker.CheckPush(ctx); err != nil {

@@ -389,20 +389,7 @@ resource "zarf_image_mirror" "good" {
 		20: "Invalid verify block: required: the OIDC issuer",     // keyless without issuer
 		24: "Invalid verify block: say who must have signed",      // a block without signers
 	}
-	for _, d := range diags {
-		if d.Range == nil || d.Severity != "error" {
-			t.Errorf("unexpected diagnostic %+v", d)
-			continue
-		}
-		got := d.Summary + ": " + d.Detail
-		if w, ok := want[d.Range.Start.Line]; !ok || !strings.HasPrefix(got, w) {
-			t.Errorf("line %d: %q, want %q", d.Range.Start.Line, got, w)
-		}
-		delete(want, d.Range.Start.Line)
-	}
-	for line, w := range want {
-		t.Errorf("line %d: no diagnostic, want %q", line, w)
-	}
+	expectErrorsAt(t, diags, want)
 }
 
 // TestAccImageMirror_verifyStateFromEarlierVersion: a mirror applied by a provider without

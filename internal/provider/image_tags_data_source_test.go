@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -155,18 +154,5 @@ data "zarf_image_tags" "good" {
 		11: `Invalid exclude pattern: exclude[0] "[" is not a valid RE2 regular expression`,
 		12: `Invalid newest: newest = 0 keeps no tag`,
 	}
-	for _, d := range diags {
-		if d.Range == nil || d.Severity != "error" {
-			t.Errorf("unexpected diagnostic %+v", d)
-			continue
-		}
-		got := d.Summary + ": " + d.Detail
-		if w, ok := want[d.Range.Start.Line]; !ok || !strings.HasPrefix(got, w) {
-			t.Errorf("line %d: %q, want %q", d.Range.Start.Line, got, w)
-		}
-		delete(want, d.Range.Start.Line)
-	}
-	for line, w := range want {
-		t.Errorf("line %d: no diagnostic, want %q", line, w)
-	}
+	expectErrorsAt(t, diags, want)
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -65,6 +66,27 @@ func (c *terraformCLI) validate(t *testing.T, dir string) (bool, []validateDiagn
 		t.Fatalf("terraform validate says %s is invalid without saying why:\n%s\n%s", dir, stdout, stderr)
 	}
 	return result.Valid, diags
+}
+
+// expectErrorsAt fails the test unless diags are exactly errors on the lines of want, each
+// starting with its text ("<summary>: <detail>").
+func expectErrorsAt(t *testing.T, diags []validateDiagnostic, want map[int]string) {
+	t.Helper()
+	want = maps.Clone(want)
+	for _, d := range diags {
+		if d.Range == nil || d.Severity != "error" {
+			t.Errorf("unexpected diagnostic %+v", d)
+			continue
+		}
+		got := d.Summary + ": " + d.Detail
+		if w, ok := want[d.Range.Start.Line]; !ok || !strings.HasPrefix(got, w) {
+			t.Errorf("line %d: %q, want %q", d.Range.Start.Line, got, w)
+		}
+		delete(want, d.Range.Start.Line)
+	}
+	for line, w := range want {
+		t.Errorf("line %d: no diagnostic, want %q", line, w)
+	}
 }
 
 // requiredProviders is the terraform block of a configuration that uses this provider.
